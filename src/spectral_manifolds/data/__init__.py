@@ -1,0 +1,1 @@
+"""Synthetic data generators with documented definitions and seeds (nothing is downloaded)."""

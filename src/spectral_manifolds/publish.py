@@ -1,0 +1,108 @@
+"""Execute chapters at the full budget and stamp the outputs: ``make publish``.
+
+For each chapter ``book/NN_name.md`` (the jupytext source) this
+
+1. reads the MyST source with jupytext (so the .ipynb always holds the .md's code),
+2. executes it with nbclient in ``book/`` with ``SM_BUDGET=full``,
+3. stamps ``metadata.spectral_manifolds`` with device, budget, UTC date, git commit
+   and wall seconds, and
+4. writes the executed notebook to ``book/NN_name.ipynb`` (paired with the .md).
+
+Usage::
+
+    python -m spectral_manifolds.publish book/00_running.md [book/01_sphere.md ...]
+        [--budget full] [--commit SHA] [--timeout 1200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+STAMP_KEY = "spectral_manifolds"
+STAMP_FIELDS = ("device", "budget", "date", "commit", "seconds")
+
+
+def git_commit(cwd: pathlib.Path) -> str:
+    """The checked-out commit (short SHA, '+dirty' when the tree has changes), or 'unknown'."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def make_stamp(device: str, budget: str, commit: str, seconds: float) -> dict:
+    """The publish stamp stored in a notebook's metadata under ``spectral_manifolds``."""
+    return {
+        "device": device,
+        "budget": budget,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": commit,
+        "seconds": round(float(seconds), 1),
+    }
+
+
+def publish_chapter(source: pathlib.Path, budget: str, commit: str, timeout: int) -> dict:
+    """Execute one chapter and write its stamped .ipynb; returns the stamp."""
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+
+    from spectral_manifolds import runtime
+
+    md = source.with_suffix(".md")
+    ipynb = source.with_suffix(".ipynb")
+    if not md.exists():
+        raise FileNotFoundError(f"{md} does not exist; chapters are published from their .md source")
+    nb = jupytext.read(md)
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
+
+    os.environ["SM_BUDGET"] = budget  # the kernel inherits this environment
+    client_kwargs = dict(timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}})
+    client = NotebookClient(nb, **client_kwargs)
+    if hasattr(client, "coalesce_streams"):
+        client.coalesce_streams = True  # fold tqdm's carriage returns into final lines
+    print(f"[publish] executing {md} (budget={budget}) ...", flush=True)
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+
+    stamp = make_stamp(runtime.device_name(), budget, commit, seconds)
+    nb.metadata[STAMP_KEY] = stamp
+    nbformat.validate(nb)
+    jupytext.write(nb, ipynb, fmt="ipynb")
+    print(f"[publish] wrote {ipynb}: {stamp}", flush=True)
+    return stamp
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapters", nargs="+", type=pathlib.Path, help="book/NN_name.md (or .ipynb) files")
+    parser.add_argument("--budget", default="full", choices=("quick", "full"))
+    parser.add_argument("--commit", default=None, help="commit to stamp (default: git rev-parse)")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    commit = args.commit or git_commit(pathlib.Path.cwd())
+    failures = []
+    for chapter in args.chapters:
+        try:
+            publish_chapter(chapter, args.budget, commit, args.timeout)
+        except Exception as exc:  # report every chapter, then fail
+            print(f"[publish] FAILED {chapter}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            failures.append(str(chapter))
+    if failures:
+        print(f"[publish] {len(failures)} chapter(s) failed: {', '.join(failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
