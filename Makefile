@@ -27,19 +27,19 @@ venv: $(STAMP)
 
 ## Unit tests, then every chapter notebook executed by nbmake at the quick budget.
 test: $(STAMP)
-	SM_BUDGET=quick MPLBACKEND=Agg $(BIN)/python -m pytest tests --nbmake $(NOTEBOOKS) --nbmake-timeout=900 -q -p no:cacheprovider
+	SM_BUDGET=quick $(BIN)/python -m pytest tests --nbmake $(NOTEBOOKS) --nbmake-timeout=900 -q -p no:cacheprovider
 
 ## Unit tests only.
 unit: $(STAMP)
-	SM_BUDGET=quick MPLBACKEND=Agg $(BIN)/python -m pytest tests -q -p no:cacheprovider
+	SM_BUDGET=quick $(BIN)/python -m pytest tests -q -p no:cacheprovider
 
 ## HTML from the committed (executed) notebooks; Sphinx warnings are errors.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
-## Execute chapters at the full budget (on a GPU) and stamp them: make publish [CHAPTERS="book/01_sphere.md ..."]
+## Execute chapters at the full budget (on a GPU) and stamp them: make publish [CHAPTERS="book/01_sphere.md ..."] [COMMIT=sha]
 publish: $(if $(filter $(BIN)/python,$(RUN)),$(STAMP))
-	MPLBACKEND=Agg $(RUN) -m spectral_manifolds.publish --budget full $(CHAPTERS)
+	$(RUN) -m spectral_manifolds.publish --budget full $(if $(COMMIT),--commit $(COMMIT)) $(CHAPTERS)
 
 ## Re-pair every chapter's .md and .ipynb after editing either.
 sync: $(STAMP)
