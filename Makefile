@@ -27,7 +27,7 @@ venv: $(STAMP)
 
 ## Unit tests, then every chapter notebook executed by nbmake at the quick budget.
 test: $(STAMP)
-	SM_BUDGET=quick $(BIN)/python -m pytest tests --nbmake $(NOTEBOOKS) --nbmake-timeout=900 -q -p no:cacheprovider
+	SM_BUDGET=quick $(BIN)/python -m pytest tests --nbmake $(NOTEBOOKS) --nbmake-timeout=900 -n auto -q -p no:cacheprovider
 
 ## Unit tests only.
 unit: $(STAMP)
