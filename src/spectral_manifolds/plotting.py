@@ -69,12 +69,14 @@ def plot_gradient_vs_gap(gaps: Sequence[float], series: Mapping[str, Sequence[fl
     """
     fig, ax = _axes(ax)
     gaps = np.asarray(gaps, dtype=float)
-    for name, values in series.items():
+    styles = [("o", "-"), ("x", "--"), ("s", "-."), ("^", ":")]
+    for i, (name, values) in enumerate(series.items()):
         values = np.asarray(values, dtype=float)
         ok = (gaps > 0) & np.isfinite(values) & (values > 0)
         bad = int(np.sum(~np.isfinite(values)))
         label = name + (f" (NaN/inf at {bad} gap{'s' if bad > 1 else ''})" if bad else "")
-        ax.plot(gaps[ok], values[ok], marker="o", label=label)
+        marker, line = styles[i % len(styles)]
+        ax.plot(gaps[ok], values[ok], marker=marker, linestyle=line, markerfacecolor="none", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -209,4 +211,247 @@ def plot_imputation_example(t: Sequence[float], truth: np.ndarray, observed: np.
     axes[0, 0].legend(fontsize="small", ncol=3, loc="upper left")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_orbits_and_spectra(signals: Mapping[str, np.ndarray], *, title: str | None = None):
+    """Two-channel signals as orbits in the plane and as magnitude spectra (chapter 5).
+
+    Args:
+        signals: name -> (T, 2) signal. Left panel: channel 2 against channel 1. Right
+            panel: ``|rfft|`` of each channel against frequency bin (channel 1 solid,
+            channel 2 dotted), so identical magnitude spectra overlap.
+    """
+    arrays = {k: np.asarray(v, dtype=float) for k, v in signals.items()}
+    if not arrays or any(a.ndim != 2 or a.shape[1] != 2 for a in arrays.values()):
+        raise ValueError("signals must map names to (T, 2) arrays")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.8), constrained_layout=True)
+    for i, (name, a) in enumerate(arrays.items()):
+        color = f"C{i}"
+        left.plot(a[:, 0], a[:, 1], color=color, label=name, lw=2.5 - 0.5 * i)
+        mags = np.abs(np.fft.rfft(a, axis=0))
+        bins = np.arange(mags.shape[0])
+        right.plot(bins, mags[:, 0], color=color, lw=2.5 - 0.5 * i, label=f"{name}, channel 1")
+        right.plot(bins, mags[:, 1], color=color, ls=":", lw=2.5 - 0.5 * i, label=f"{name}, channel 2")
+    left.set_aspect("equal", adjustable="datalim")
+    left.set_xlabel("channel 1 (signal units)")
+    left.set_ylabel("channel 2 (signal units)")
+    left.set_title("orbit in the plane")
+    left.grid(alpha=0.3)
+    left.legend(fontsize="small")
+    right.set_xlabel("frequency bin (cycles per sequence)")
+    right.set_ylabel("|DFT| (signal units x samples)")
+    right.set_title("magnitude spectra")
+    right.grid(alpha=0.3)
+    right.legend(fontsize="x-small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_amplitude_fits(sigmas: Sequence[float], fitted: Mapping[str, Sequence[float]], references: Mapping[str, Sequence[float]], *, title: str | None = None, ax=None):
+    """Fitted amplitude against phase uncertainty: markers per loss, lines per closed form.
+
+    Args:
+        sigmas: (S,) phase-jitter standard deviations in radians.
+        fitted: loss name -> (S,) fitted amplitude ``a``.
+        references: name -> (S,) closed-form amplitude (drawn as dashed lines).
+    """
+    fig, ax = _axes(ax)
+    sigmas = np.asarray(sigmas, dtype=float)
+    markers = "osD^v<>"
+    for i, (name, a) in enumerate(fitted.items()):
+        ax.plot(sigmas, np.asarray(a, dtype=float), marker=markers[i % len(markers)], ls="none", ms=7, label=f"fitted, {name}")
+    for name, a in references.items():
+        ax.plot(sigmas, np.asarray(a, dtype=float), ls="--", label=name)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xlabel("phase uncertainty σ (radians)")
+    ax.set_ylabel("fitted amplitude a (true amplitude 1)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_xy_curves(x: Sequence[float], series: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str, logx: bool = False, logy: bool = False, title: str | None = None, ax=None):
+    """Several named curves over one shared x axis (labels with units come from the caller)."""
+    fig, ax = _axes(ax)
+    x = np.asarray(x, dtype=float)
+    for name, y in series.items():
+        ax.plot(x, np.asarray(y, dtype=float), marker="o", ms=4, label=name)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_coupling_functions(dtheta: Sequence[float], panels: Mapping[str, Mapping[str, Sequence[float]]], *, ylabels: Sequence[str] | None = None, title: str | None = None):
+    """Coupling functions of a phase difference, one panel per mapping (chapter 3).
+
+    ``panels[panel_title][curve_label] = values`` over ``dtheta`` (radians); the x axis
+    is labelled in units of pi.
+    """
+    x = np.asarray(dtheta, dtype=float)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), constrained_layout=True, squeeze=False)
+    for i, (ax, (name, curves)) in enumerate(zip(axes[0], panels.items())):
+        for label, y in curves.items():
+            ax.plot(x / np.pi, np.asarray(y, dtype=float), label=label)
+        ax.axhline(0.0, color="k", lw=0.6)
+        ax.axvline(0.0, color="k", lw=0.6)
+        ax.set_xlabel(r"phase difference $\Delta\theta = \theta_j - \theta_i$ (units of $\pi$ rad)")
+        ax.set_ylabel(ylabels[i] if ylabels else "coupling (dimensionless)")
+        ax.set_title(name, fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_sync_curves(couplings: Sequence[float], simulated: Mapping[str, Sequence[float]], theory: Mapping[str, tuple], *, xlabel: str = "coupling K (1/time unit)", ylabel: str = "order parameter r (dimensionless)", title: str | None = None, ax=None):
+    """Order parameter against coupling: simulations as markers, theory curves as lines.
+
+    ``simulated[label] = r`` at ``couplings``; ``theory[label] = (K_fine, r_fine)``.
+    Labels that share a prefix before " | " share a colour (e.g. one lag).
+    """
+    fig, ax = _axes(ax, figsize=(6.5, 4.0))
+    k = np.asarray(couplings, dtype=float)
+    colours: dict[str, str] = {}
+    markers = ["o", "x", "s", "+", "^", "d"]
+
+    def colour(label):
+        key = label.split(" | ")[0]
+        if key not in colours:
+            colours[key] = f"C{len(colours)}"
+        return colours[key]
+
+    for label, (kf, rf) in theory.items():
+        ax.plot(np.asarray(kf, dtype=float), np.asarray(rf, dtype=float), color=colour(label), lw=1.5, label=label)
+    for i, (label, r) in enumerate(simulated.items()):
+        ax.plot(k, np.asarray(r, dtype=float), ls="none", marker=markers[i % len(markers)], ms=7, mfc="none", color=colour(label), label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_sphere_portraits(portraits: Mapping[str, Mapping[str, np.ndarray]], *, n_show: int = 12, title: str | None = None):
+    """Phase portraits on the unit sphere S^2, one 3-D panel per run (chapter 3).
+
+    ``portraits[name]`` holds ``trajectories: (S, N, 3)`` (states over time) and
+    ``mean_field: (S, 3)``. Thin lines: ``n_show`` oscillators (dot = start); thick
+    black line: the mean field ``m(t)``; star: its final value. Axes are the
+    dimensionless coordinates ``z_1, z_2, z_3``.
+    """
+    n = len(portraits)
+    fig = plt.figure(figsize=(3.6 * n, 3.9), constrained_layout=True)
+    u, v = np.mgrid[0 : 2 * np.pi : 30j, 0 : np.pi : 16j]
+    for i, (name, p) in enumerate(portraits.items()):
+        ax = fig.add_subplot(1, n, i + 1, projection="3d")
+        ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
+        z = np.asarray(p["trajectories"], dtype=float)
+        for j in range(min(n_show, z.shape[1])):
+            ax.plot(z[:, j, 0], z[:, j, 1], z[:, j, 2], lw=0.8, alpha=0.8)
+            ax.scatter(*z[0, j], s=6)
+        m = np.asarray(p["mean_field"], dtype=float)
+        ax.plot(m[:, 0], m[:, 1], m[:, 2], color="k", lw=2.0)
+        ax.scatter(*m[-1], color="k", marker="*", s=60)
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.set_zlim(-1, 1)
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+        ax.set_zlabel("$z_3$")
+        ax.set_title(name, fontsize="medium")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_seed_vs_ours(labels: Sequence[str], panels: Mapping[str, tuple], *, title: str | None = None):
+    """Grouped bars, the seed's reported numbers beside ours, one panel per quantity (chapter 7).
+
+    Args:
+        labels: (n,) run names along the x axis (e.g. patches "A" .. "E zero init").
+        panels: panel y-label (with units) -> ``(seed_values, our_values)``, each (n,);
+            NaN (or None) where a value is missing. A missing seed value is marked "n/a".
+    """
+    labels = list(labels)
+    x = np.arange(len(labels))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 1.0, 4.0), constrained_layout=True, squeeze=False)
+    for ax, (ylabel, (seed, ours)) in zip(axes[0], panels.items()):
+        seed = np.asarray([np.nan if v is None else v for v in seed], dtype=float)
+        ours = np.asarray([np.nan if v is None else v for v in ours], dtype=float)
+        ax.bar(x - 0.2, np.nan_to_num(seed), 0.4, label="seed (reported)", color="0.75", hatch="//", edgecolor="0.35")
+        ax.bar(x + 0.2, np.nan_to_num(ours), 0.4, label="ours (measured)", color="C0")
+        for xi, v in zip(x, seed):
+            if not np.isfinite(v):
+                ax.text(xi - 0.2, 0.0, "n/a", ha="center", va="bottom", fontsize="x-small", rotation=90)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=30, ha="right")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_curves_with_references(curves: Mapping[str, Sequence[float]], references: Mapping[str, float], *, xlabel: str = "epoch (0 = before training)", ylabel: str = "value", title: str | None = None, ax=None):
+    """Per-epoch curves (x = 0, 1, ...) with dashed horizontal reference levels (chapter 7).
+
+    Args:
+        curves: name -> (n,) values at epochs 0 .. n-1.
+        references: name -> a constant level drawn dashed in grey (e.g. "random unit latent").
+    """
+    fig, ax = _axes(ax, figsize=(6.5, 3.8))
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        ax.plot(np.arange(values.size), values, marker="o", ms=3, label=name)
+    for i, (name, level) in enumerate(references.items()):
+        ax.axhline(float(level), color=str(0.2 + 0.2 * (i % 3)), ls="--", lw=1.0, label=f"{name} ({float(level):.3g})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", ncol=2)
+    return fig
+
+
+def plot_gradient_vs_amplitude(amplitudes: Sequence[float], series: Mapping[str, Sequence[float]], *, xlabel: str = "prediction amplitude (signal units)", ylabel: str = "gradient norm", title: str | None = None, ax=None):
+    """Gradient norms against the prediction's amplitude, log-log, one line per loss (chapter 5).
+
+    Points at amplitude 0 cannot sit on log axes; the legend reports each series' value
+    there (e.g. "at 0: nan"), so a NaN gradient at an exactly silent prediction shows.
+    """
+    fig, ax = _axes(ax)
+    amps = np.asarray(amplitudes, dtype=float)
+    for name, values in series.items():
+        values = np.asarray(values, dtype=float)
+        ok = (amps > 0) & np.isfinite(values) & (values > 0)
+        at_zero = values[amps == 0]
+        label = name + (f" (at 0: {at_zero[0]:.3g})" if at_zero.size else "")
+        ax.plot(amps[ok], values[ok], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
     return fig

@@ -1,0 +1,440 @@
+"""Synthetic oscillator data: the seeds' task and the book's normal-mode imputation set.
+
+Two documented, fully seeded generators (numpy, float32) and the gap masks used for
+imputation.
+
+1. :func:`seed_task` -- the synthetic task of seeds 000_bd4cbe8700a1031d.txt and
+   001_a78d46c299591382.txt exactly as DESIGN.md, "The seeds' experimental setup",
+   records it from the public code they came from:
+
+   * ``t = linspace(0, 4 pi, 256)``;
+   * per sample, 3 distinct frequencies ``f_k`` drawn from ``{1, 2, 3, 5, 8}`` (in
+     radians per unit of ``t``) with amplitudes 1, 0.5, 0.25 (in drawing order);
+   * 16 channels, channel ``c`` shifted in phase by ``2 pi c / 16``:
+     ``clean[t, c] = sum_k a_k sin(f_k t + 2 pi c / 16)``;
+   * ``N(0, 0.1)`` noise on the input only;
+   * input ``x = noisy[:-1]``, prediction target ``y_next = clean[1:]``, reconstruction
+     target ``y_recon = clean[:-1]`` (``T - 1 = 255`` steps);
+   * batch 64, "10 batches per epoch from fixed seeds (the same 640 samples every
+     epoch)": generation batch ``b`` draws from ``numpy.random.default_rng([seed, b])``
+     (seed 001, section 13 notes the frequencies are "sampled randomly per batch index");
+   * oracle = ``[sin f_1 t, sin f_2 t, sin f_3 t, cos f_1 t, cos f_2 t, cos f_3 t]``,
+     zero-padded to ``latent_dim = 21`` and normalized per time step (amplitudes and
+     channel phases ignored), on the first ``T - 1`` time steps.
+
+2. :func:`normal_modes` -- the book's own imputation data set: ``K`` sinusoidal normal
+   modes with chosen frequencies (cycles per sequence), amplitudes and a random phase
+   per sample and mode, mixed into ``C`` channels by one fixed random mixing matrix::
+
+       theta_k(t) = 2 pi f_k t / T + phi_k,      t = 0, ..., T - 1
+       u(t)       = [a_1 sin theta_1, ..., a_K sin theta_K, a_1 cos theta_1, ..., a_K cos theta_K]
+       clean(t)   = u(t) @ M,      M: (2K, C), entries N(0, 1 / K), fixed by the seed
+       noisy(t)   = clean(t) + noise * N(0, 1)
+
+   Mixing both the sine and the cosine of each mode (a "complex" mode shape) makes the
+   phase of every mode observable from a single time step, as the channel phase shifts
+   do in the seeds' task. Its oracle is ``[sin theta_k..., cos theta_k...] / sqrt(K)``,
+   zero-padded to ``latent_dim``: exactly the unit-norm state that generated the signal.
+
+3. :func:`gap_mask` / :func:`random_gaps` -- boolean masks, ``True`` inside the gap to
+   impute; :func:`linear_fill` -- linear interpolation across the gaps (the floor that
+   any imputer should beat, seed 000, lesson 1 as the book measures it).
+
+Both generators return an :class:`OscillatorData` with the same conventions, so one
+training loop runs on either.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Iterator, Sequence
+
+import numpy as np
+
+__all__ = [
+    "SeedTaskConfig",
+    "NormalModesConfig",
+    "OscillatorData",
+    "seed_task",
+    "normal_modes",
+    "batches",
+    "gap_mask",
+    "random_gaps",
+    "linear_fill",
+]
+
+
+# --------------------------------------------------------------------------- container
+@dataclass(frozen=True)
+class OscillatorData:
+    """One synthetic data set; every array float32 except where noted.
+
+    Attributes:
+        x: (N, T-1, C) noisy input, ``noisy[:, :-1]``.
+        y_next: (N, T-1, C) clean next step, ``clean[:, 1:]`` (prediction target).
+        y_recon: (N, T-1, C) clean current step, ``clean[:, :-1]`` (reconstruction target).
+        oracle: (N, T-1, latent_dim) unit-norm oracle latent trajectory for ``x``'s steps.
+        freqs: (N, K) the frequencies of each sample's modes (seed task: radians per unit
+            of ``t``; normal modes: cycles per sequence of length ``T``).
+        phases: (N, K) each mode's initial phase in radians (zeros for the seed task).
+        t: (T,) the time grid of the full clean sequence.
+    """
+
+    x: np.ndarray
+    y_next: np.ndarray
+    y_recon: np.ndarray
+    oracle: np.ndarray
+    freqs: np.ndarray
+    phases: np.ndarray
+    t: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        """N, the number of sequences."""
+        return int(self.x.shape[0])
+
+    @property
+    def seq_len(self) -> int:
+        """T - 1, the number of input steps."""
+        return int(self.x.shape[1])
+
+    @property
+    def n_channels(self) -> int:
+        """C, the number of channels."""
+        return int(self.x.shape[2])
+
+    def subset(self, index) -> "OscillatorData":
+        """The samples ``index`` (an int array, slice or boolean mask); ``t`` is shared."""
+        kw = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "t"}
+        return OscillatorData(t=self.t, **kw)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+# --------------------------------------------------------------------------- seed task
+@dataclass(frozen=True)
+class SeedTaskConfig:
+    """The seeds' synthetic task (DESIGN.md, "The seeds' experimental setup").
+
+    ``batch`` is the generation batch of the seeds' code: sample block ``b`` (``batch``
+    samples) comes from ``default_rng([seed, b])``, so ``n_samples`` must be a multiple
+    of ``batch`` (640 = 10 x 64 by default).
+    """
+
+    seq_len: int = 256
+    n_channels: int = 16
+    freqs: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0)
+    amplitudes: tuple[float, ...] = (1.0, 0.5, 0.25)
+    n_active: int = 3
+    noise: float = 0.1
+    t_max: float = 4 * math.pi
+    latent_dim: int = 21
+    n_samples: int = 640
+    batch: int = 64
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("n_channels", "n_active", "latent_dim", "n_samples", "batch"):
+            _check_positive_int(name, getattr(self, name))
+        _check_positive_int("seq_len", self.seq_len)
+        if self.seq_len < 2:
+            raise ValueError(f"seq_len must be at least 2 (input and target are shifted by one), got {self.seq_len}")
+        object.__setattr__(self, "freqs", tuple(float(f) for f in self.freqs))
+        object.__setattr__(self, "amplitudes", tuple(float(a) for a in self.amplitudes))
+        if any(not math.isfinite(f) or f <= 0 for f in self.freqs):
+            raise ValueError(f"freqs must be positive and finite, got {self.freqs}")
+        if len(set(self.freqs)) != len(self.freqs):
+            raise ValueError(f"freqs must be distinct, got {self.freqs}")
+        if self.n_active > len(self.freqs):
+            raise ValueError(f"n_active ({self.n_active}) cannot exceed the number of freqs ({len(self.freqs)})")
+        if len(self.amplitudes) != self.n_active:
+            raise ValueError(f"need one amplitude per active frequency: {len(self.amplitudes)} != n_active={self.n_active}")
+        if any(not math.isfinite(a) or a <= 0 for a in self.amplitudes):
+            raise ValueError(f"amplitudes must be positive and finite, got {self.amplitudes}")
+        if not math.isfinite(self.noise) or self.noise < 0:
+            raise ValueError(f"noise must be a finite standard deviation >= 0, got {self.noise}")
+        if not math.isfinite(self.t_max) or self.t_max <= 0:
+            raise ValueError(f"t_max must be positive and finite, got {self.t_max}")
+        if self.latent_dim < 2 * self.n_active:
+            raise ValueError(f"latent_dim ({self.latent_dim}) must hold the 2*n_active={2 * self.n_active} oracle coordinates")
+        if self.n_samples % self.batch:
+            raise ValueError(f"n_samples ({self.n_samples}) must be a multiple of batch ({self.batch}): samples come in seeded batches")
+        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+
+def _oracle(angles: np.ndarray, latent_dim: int) -> np.ndarray:
+    """Unit-norm oracle from mode angles.
+
+    Args:
+        angles: (N, T, K) phase angles ``theta_k(t)`` of each mode.
+        latent_dim: d >= 2K.
+
+    Returns:
+        (N, T, d) float32: ``[sin theta_1..K, cos theta_1..K, 0...]`` divided by its norm
+        (``sqrt(K)`` at every step).
+    """
+    n, t, k = angles.shape
+    out = np.zeros((n, t, latent_dim), dtype=np.float64)
+    out[..., :k] = np.sin(angles)
+    out[..., k : 2 * k] = np.cos(angles)
+    out /= np.linalg.norm(out, axis=-1, keepdims=True)
+    return out.astype(np.float32)
+
+
+def seed_task(config: SeedTaskConfig = SeedTaskConfig()) -> OscillatorData:
+    """Generate the seeds' synthetic task (see the module docstring for the definition).
+
+    Returns:
+        :class:`OscillatorData` with ``x, y_next, y_recon: (N, T-1, C)``,
+        ``oracle: (N, T-1, latent_dim)``, ``freqs, phases: (N, n_active)``, ``t: (T,)``.
+    """
+    cfg = config
+    if not isinstance(cfg, SeedTaskConfig):
+        raise TypeError(f"expected a SeedTaskConfig, got {type(cfg).__name__}")
+    t = np.linspace(0.0, cfg.t_max, cfg.seq_len)  # (T,)
+    shifts = 2 * np.pi * np.arange(cfg.n_channels) / cfg.n_channels  # (C,)
+    amps = np.asarray(cfg.amplitudes)  # (K,)
+    freq_pool = np.asarray(cfg.freqs)
+    freqs, noisy, clean = [], [], []
+    for b in range(cfg.n_samples // cfg.batch):
+        rng = np.random.default_rng([cfg.seed, b])
+        f = np.stack([rng.choice(freq_pool, cfg.n_active, replace=False) for _ in range(cfg.batch)])  # (B, K)
+        # (B, T, C): sum_k a_k sin(f_k t + shift_c)
+        arg = f[:, None, None, :] * t[None, :, None, None] + shifts[None, None, :, None]
+        c = np.sum(amps * np.sin(arg), axis=-1)
+        noisy.append(c + cfg.noise * rng.standard_normal(c.shape))
+        clean.append(c)
+        freqs.append(f)
+    f = np.concatenate(freqs)
+    clean = np.concatenate(clean)
+    noisy = np.concatenate(noisy)
+    angles = f[:, None, :] * t[None, :-1, None]  # (N, T-1, K)
+    f32 = np.float32
+    return OscillatorData(
+        x=noisy[:, :-1].astype(f32),
+        y_next=clean[:, 1:].astype(f32),
+        y_recon=clean[:, :-1].astype(f32),
+        oracle=_oracle(angles, cfg.latent_dim),
+        freqs=f.astype(f32),
+        phases=np.zeros_like(f, dtype=f32),
+        t=t.astype(f32),
+    )
+
+
+# --------------------------------------------------------------------------- normal modes
+@dataclass(frozen=True)
+class NormalModesConfig:
+    """The book's imputation data set: K normal modes mixed into C channels.
+
+    ``freqs`` are in cycles per sequence of ``seq_len`` steps (mode ``k`` advances by
+    ``2 pi f_k / seq_len`` radians per step); ``latent_dim`` defaults to ``2K``.
+    ``mixing_seed`` fixes the mixing matrix (the "system"); ``seed`` draws the phases
+    and the noise (the "trajectories"), so train and test sets share one system.
+    """
+
+    seq_len: int = 128
+    n_channels: int = 8
+    freqs: tuple[float, ...] = (2.0, 3.0, 5.0)
+    amplitudes: tuple[float, ...] = (1.0, 0.6, 0.35)
+    noise: float = 0.05
+    latent_dim: int | None = None
+    n_samples: int = 256
+    seed: int = 0
+    mixing_seed: int = 1234
+
+    def __post_init__(self):
+        for name in ("n_channels", "n_samples"):
+            _check_positive_int(name, getattr(self, name))
+        _check_positive_int("seq_len", self.seq_len)
+        if self.seq_len < 2:
+            raise ValueError(f"seq_len must be at least 2 (input and target are shifted by one), got {self.seq_len}")
+        object.__setattr__(self, "freqs", tuple(float(f) for f in self.freqs))
+        object.__setattr__(self, "amplitudes", tuple(float(a) for a in self.amplitudes))
+        k = len(self.freqs)
+        if k == 0:
+            raise ValueError("need at least one mode (freqs is empty)")
+        if any(not math.isfinite(f) or f <= 0 for f in self.freqs):
+            raise ValueError(f"freqs must be positive and finite, got {self.freqs}")
+        if len(set(self.freqs)) != k:
+            raise ValueError(f"freqs must be distinct, got {self.freqs}")
+        if any(f >= self.seq_len / 2 for f in self.freqs):
+            raise ValueError(f"freqs must stay below Nyquist, seq_len/2 = {self.seq_len / 2} cycles, got {self.freqs}")
+        if len(self.amplitudes) != k:
+            raise ValueError(f"need one amplitude per mode: {len(self.amplitudes)} amplitudes for {k} freqs")
+        if any(not math.isfinite(a) or a <= 0 for a in self.amplitudes):
+            raise ValueError(f"amplitudes must be positive and finite, got {self.amplitudes}")
+        if not math.isfinite(self.noise) or self.noise < 0:
+            raise ValueError(f"noise must be a finite standard deviation >= 0, got {self.noise}")
+        if self.latent_dim is None:
+            object.__setattr__(self, "latent_dim", 2 * k)
+        _check_positive_int("latent_dim", self.latent_dim)
+        if self.latent_dim < 2 * k:
+            raise ValueError(f"latent_dim ({self.latent_dim}) must hold the 2K={2 * k} oracle coordinates")
+        for name in ("seed", "mixing_seed"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+
+
+def mixing_matrix(config: NormalModesConfig) -> np.ndarray:
+    """The fixed mixing matrix ``M: (2K, C)`` float32, entries ``N(0, 1/K)`` from ``mixing_seed``."""
+    k = len(config.freqs)
+    rng = np.random.default_rng([config.mixing_seed, 7])
+    return (rng.standard_normal((2 * k, config.n_channels)) / math.sqrt(k)).astype(np.float32)
+
+
+def normal_modes(config: NormalModesConfig = NormalModesConfig()) -> OscillatorData:
+    """Generate the normal-mode data set (see the module docstring for the definition).
+
+    Returns:
+        :class:`OscillatorData` with ``x, y_next, y_recon: (N, T-1, C)``,
+        ``oracle: (N, T-1, latent_dim)``, ``freqs, phases: (N, K)`` and
+        ``t = arange(T)`` (time in steps).
+    """
+    cfg = config
+    if not isinstance(cfg, NormalModesConfig):
+        raise TypeError(f"expected a NormalModesConfig, got {type(cfg).__name__}")
+    k, n, T = len(cfg.freqs), cfg.n_samples, cfg.seq_len
+    rng = np.random.default_rng([cfg.seed, 11])
+    phases = rng.uniform(0.0, 2 * np.pi, size=(n, k))
+    t = np.arange(T, dtype=np.float64)
+    omega = 2 * np.pi * np.asarray(cfg.freqs) / T  # radians per step
+    angles = omega[None, None, :] * t[None, :, None] + phases[:, None, :]  # (N, T, K)
+    amps = np.asarray(cfg.amplitudes)
+    u = np.concatenate([amps * np.sin(angles), amps * np.cos(angles)], axis=-1)  # (N, T, 2K)
+    clean = u @ mixing_matrix(cfg).astype(np.float64)  # (N, T, C)
+    noisy = clean + cfg.noise * rng.standard_normal(clean.shape)
+    f32 = np.float32
+    return OscillatorData(
+        x=noisy[:, :-1].astype(f32),
+        y_next=clean[:, 1:].astype(f32),
+        y_recon=clean[:, :-1].astype(f32),
+        oracle=_oracle(angles[:, :-1], cfg.latent_dim),
+        freqs=np.broadcast_to(np.asarray(cfg.freqs, dtype=f32), (n, k)).copy(),
+        phases=phases.astype(f32),
+        t=t.astype(f32),
+    )
+
+
+# --------------------------------------------------------------------------- batches
+def batches(
+    data: OscillatorData, batch_size: int, *, shuffle: bool = False, seed: int = 0, drop_last: bool = True
+) -> Iterator[OscillatorData]:
+    """Iterate over ``data`` in mini-batches of ``batch_size`` samples.
+
+    Args:
+        data: the data set (N samples).
+        batch_size: samples per batch, ``1 <= batch_size <= N``.
+        shuffle: permute the samples first with ``default_rng(seed)``; otherwise keep
+            their order (the seeds' "same 640 samples every epoch" in the same order).
+        drop_last: drop a last, smaller batch (fixed shapes keep one jit compile).
+
+    Yields:
+        :class:`OscillatorData` of ``batch_size`` samples (the last may be smaller when
+        ``drop_last=False``).
+    """
+    _check_positive_int("batch_size", batch_size)
+    n = data.n_samples
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the number of samples ({n})")
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield data.subset(order[start : start + batch_size])
+
+
+# --------------------------------------------------------------------------- gaps
+def gap_mask(seq_len: int, gap_start: int, gap_len: int) -> np.ndarray:
+    """One contiguous gap: ``(T,)`` bool, ``True`` at steps ``gap_start .. gap_start+gap_len-1``.
+
+    A gap needs at least one observed step before it (the context an imputer starts from)
+    and must end inside the sequence. ``gap_len = 0`` is allowed and gives an all-False
+    mask (nothing to impute).
+
+    Raises:
+        ValueError: ``seq_len < 1``, ``gap_len < 0``, ``gap_start < 1`` (no context) or
+            ``gap_start + gap_len > seq_len``.
+    """
+    _check_positive_int("seq_len", seq_len)
+    if not isinstance(gap_len, (int, np.integer)) or gap_len < 0:
+        raise ValueError(f"gap_len must be a non-negative integer, got {gap_len!r}")
+    if not isinstance(gap_start, (int, np.integer)) or gap_start < 1:
+        raise ValueError(f"gap_start must be >= 1 so that at least one step is observed before the gap, got {gap_start!r}")
+    if gap_start + gap_len > seq_len:
+        raise ValueError(f"gap [{gap_start}, {gap_start + gap_len}) does not fit in a sequence of {seq_len} steps")
+    mask = np.zeros(seq_len, dtype=bool)
+    mask[gap_start : gap_start + gap_len] = True
+    return mask
+
+
+def random_gaps(
+    n: int, seq_len: int, gap_len: int | Sequence[int], *, min_context: int = 1, seed: int = 0
+) -> np.ndarray:
+    """One random contiguous gap per row: ``(n, T)`` bool, ``True`` inside the gap.
+
+    Args:
+        n: number of rows.
+        seq_len: T.
+        gap_len: one length for every row, or ``n`` lengths (0 allowed: no gap in that row).
+        min_context: observed steps required before every gap (>= 1).
+        seed: ``default_rng(seed)`` draws each gap start uniformly from
+            ``[min_context, T - gap_len]``.
+
+    Raises:
+        ValueError: when a gap plus its context cannot fit, or the arguments are invalid.
+    """
+    _check_positive_int("n", n)
+    _check_positive_int("seq_len", seq_len)
+    _check_positive_int("min_context", min_context)
+    lengths = np.broadcast_to(np.asarray(gap_len), (n,)) if np.ndim(gap_len) == 0 else np.asarray(gap_len)
+    if lengths.shape != (n,):
+        raise ValueError(f"gap_len must be an int or a sequence of n={n} ints, got shape {lengths.shape}")
+    if lengths.size and (not np.issubdtype(lengths.dtype, np.integer) or lengths.min() < 0):
+        raise ValueError(f"gap lengths must be non-negative integers, got {lengths}")
+    if lengths.max() + min_context > seq_len:
+        raise ValueError(f"a gap of {lengths.max()} steps after {min_context} context steps does not fit in {seq_len} steps")
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(min_context, seq_len - lengths + 1)
+    return np.stack([gap_mask(seq_len, int(s), int(g)) for s, g in zip(starts, lengths)])
+
+
+def linear_fill(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Linear interpolation across masked steps, channel by channel (the imputation floor).
+
+    Args:
+        x: (T, C) or (B, T, C) signal; values under the mask are ignored.
+        mask: (T,) or (B, T) bool, ``True`` where a value is missing.
+
+    Returns:
+        Array like ``x`` (float32) with masked steps replaced by the straight line between
+        the nearest observed steps; a gap that reaches the end holds the last observed value.
+
+    Raises:
+        ValueError: on wrong ranks, mismatched shapes or a row with no observed step.
+    """
+    x = np.asarray(x)
+    mask = np.asarray(mask, dtype=bool)
+    if x.ndim == 2:
+        return linear_fill(x[None], mask[None] if mask.ndim == 1 else mask)[0]
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (T, C) or (B, T, C), got {x.shape}")
+    if mask.ndim == 1:
+        mask = np.broadcast_to(mask, x.shape[:2])
+    if mask.shape != x.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match x's (B, T) = {x.shape[:2]}")
+    if (~mask).sum(axis=1).min() == 0:
+        raise ValueError("every row needs at least one observed step to interpolate from (mask is all True)")
+    out = np.array(x, dtype=np.float32, copy=True)
+    steps = np.arange(x.shape[1])
+    for b in range(x.shape[0]):
+        if not mask[b].any():
+            continue
+        obs = ~mask[b]
+        for c in range(x.shape[2]):
+            out[b, mask[b], c] = np.interp(steps[mask[b]], steps[obs], x[b, obs, c])
+    return out
