@@ -1,7 +1,7 @@
 """Tests of the spectral losses (src/spectral_manifolds/losses.py) and chapter 5's claims.
 
-Oracles: closed forms (|log c|, 1 - cos of a known phase shift, entropy 0 and 1), the
-seeds' public loss code re-typed here verbatim as a reference, and exact minimizers.
+Oracles: closed forms (|log c|, 1 - cos of a known phase shift, entropy 0 and 1), an
+independent numpy re-derivation of the seeds' loss (direct convolution), and exact minimizers.
 """
 
 from __future__ import annotations
@@ -42,49 +42,45 @@ def on_bin(T=64, k=4, shift=0.0, channels=1):
     return np.repeat(np.sin(2 * np.pi * k * t / T + shift)[:, None], channels, axis=1).astype(np.float32)
 
 
-# --------------------------------------------------------------------- the seeds' code, verbatim
-def _seed_kernel(gamma, kernel_size):
-    t = jnp.arange(1, kernel_size + 1, dtype=jnp.float32)
-    gamma_val = jnp.exp(jax.lax.lgamma(1 - jnp.array(gamma)))
-    weights = (1.0 / gamma_val) * (t ** (-gamma))
-    return weights[::-1].reshape(kernel_size, 1, 1)
+# --------------------------------------------------------------------- the seeds' loss, independent oracle
+def _numpy_seed_fidelity(pred, target, gammas=SEED_GAMMAS, kernel_size=128, eps=1e-8):
+    """The §12-14 loss written from its description (DESIGN.md, losses.py docstring) in
+    plain numpy/scipy, with a *direct* linear convolution (np.convolve), not an FFT one.
+
+    Kernel: lag l = 0..K-1 weighted (K - l)^(-g) / Gamma(1 - g); spectra of the full
+    linear convolution (length T + K - 1); per gamma mean |log(|P|+eps) - log(|Y|+eps)|
+    + mean(1 - cos(angle P - angle Y)); averaged over gamma.
+    """
+    from scipy.special import gamma as gamma_fn
+
+    total = 0.0
+    for g in gammas:
+        lags = np.arange(kernel_size)
+        kernel = (kernel_size - lags) ** (-g) / gamma_fn(1 - g)
+        conv = lambda x: np.apply_along_axis(lambda s: np.convolve(s, kernel), 1, x.astype(np.float64))
+        P, Y = np.fft.rfft(conv(pred), axis=1), np.fft.rfft(conv(target), axis=1)
+        mag = np.mean(np.abs(np.log(np.abs(P) + eps) - np.log(np.abs(Y) + eps)))
+        phase = np.mean(1.0 - np.cos(np.angle(P) - np.angle(Y)))
+        total += mag + phase
+    return total / len(gammas)
 
 
-def _seed_reference_fidelity(pred, target, gammas=SEED_GAMMAS, kernel_size=128):
-    """fractional_fidelity_loss of the seeds' public code (B, T, C inputs)."""
-    loss = 0.0
-    B, T, C = pred.shape
-    for gamma in gammas:
-        raw_kernel = _seed_kernel(gamma, kernel_size)
-        fft_len = T + kernel_size - 1
-        kernel_fft = jnp.fft.rfft(jnp.pad(raw_kernel.squeeze(), (0, fft_len - kernel_size)))
-        pad = ((0, 0), (0, 0), (0, kernel_size - 1))
-        pred_fft = jnp.fft.rfft(jnp.pad(pred.transpose(0, 2, 1), pad), axis=-1)
-        target_fft = jnp.fft.rfft(jnp.pad(target.transpose(0, 2, 1), pad), axis=-1)
-        pc, tc = pred_fft * kernel_fft[None, None, :], target_fft * kernel_fft[None, None, :]
-        eps = 1e-8
-        l_mag = jnp.mean(jnp.abs(jnp.log(jnp.abs(pc) + eps) - jnp.log(jnp.abs(tc) + eps)))
-        l_phase = jnp.mean(1.0 - jnp.cos(jnp.angle(pc) - jnp.angle(tc)))
-        loss += l_mag + 1.0 * l_phase
-    return loss / len(gammas)
+def _numpy_power_entropy(z, eps=1e-8):
+    """Unnormalized power-based spectral entropy over time, averaged over batch and dims."""
+    power = np.abs(np.fft.rfft(z.astype(np.float64), axis=1)) ** 2
+    p = power / (power.sum(axis=1, keepdims=True) + eps)
+    return float(np.mean(-np.sum(p * np.log(p + eps), axis=1)))
 
 
-def _seed_reference_entropy(z_dyn):
-    z_fft = jnp.fft.rfft(z_dyn, axis=1)
-    z_power = jnp.abs(z_fft) ** 2
-    z_prob = z_power / (jnp.sum(z_power, axis=1, keepdims=True) + 1e-8)
-    return -jnp.mean(jnp.sum(z_prob * jnp.log(z_prob + 1e-8), axis=1))
+def test_seed_fidelity_matches_an_independent_direct_convolution():
+    ours, ref = float(seed_fidelity_loss(X, Y)), _numpy_seed_fidelity(X, Y)
+    assert ours == pytest.approx(ref, rel=2e-4)
 
 
-def test_seed_fidelity_matches_the_seeds_code():
-    ours, ref = float(seed_fidelity_loss(X, Y)), float(jax.jit(_seed_reference_fidelity)(jnp.asarray(X), jnp.asarray(Y)))
-    assert ours == pytest.approx(ref, rel=1e-5)
-
-
-def test_seed_total_loss_matches_the_seeds_code():
+def test_seed_total_loss_adds_five_hundredths_of_the_entropy():
     z = RNG.standard_normal((2, 96, 21)).astype(np.float32)
-    ref = jax.jit(_seed_reference_fidelity)(jnp.asarray(X), jnp.asarray(Y)) + 0.05 * _seed_reference_entropy(jnp.asarray(z))
-    assert float(seed_total_loss(X, Y, z)) == pytest.approx(float(ref), rel=1e-5)
+    ref = _numpy_seed_fidelity(X, Y) + 0.05 * _numpy_power_entropy(z)
+    assert float(seed_total_loss(X, Y, z)) == pytest.approx(ref, rel=2e-4)
 
 
 # --------------------------------------------------------------------- log-magnitude
