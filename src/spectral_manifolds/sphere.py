@@ -29,6 +29,7 @@ __all__ = [
     "normalize",
     "project",
     "exp",
+    "exp_naive",
     "log",
     "dist",
     "retract",
@@ -124,6 +125,22 @@ def exp(z, v):
     """
     n = safe_norm(v)
     return jnp.cos(n) * z + sinc(n) * v
+
+
+def exp_naive(z, v):
+    """The textbook exponential map ``cos|v| z + sin|v| v/|v|`` guarded by a ``where``: THE TRAP.
+
+    Kept only to demonstrate and test the trap of DESIGN.md ("Known traps"): its value is
+    right (``z`` at ``v = 0``), but its gradient at ``v = 0`` is NaN, because ``jnp.where``
+    still differentiates the unused branch ``v/|v|`` = 0/0. Use :func:`exp`.
+
+    Args:
+        z: (..., d) on the unit sphere; v: (..., d) tangent at ``z``.
+    Returns:
+        (..., d) on the unit sphere.
+    """
+    n = jnp.linalg.norm(v, axis=-1, keepdims=True)
+    return jnp.where(n > 0, jnp.cos(n) * z + jnp.sin(n) * v / n, z)
 
 
 def log(z, y):
