@@ -18,6 +18,14 @@ def _axes(ax=None, figsize=(6.0, 3.5)):
     return ax.figure, ax
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str | None = None) -> None:
+    """Axis labels (with units) and an optional title."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+
+
 def plot_loss_curves(histories: Mapping[str, Sequence[float]], *, xlabel: str = "step", ylabel: str = "loss", logy: bool = True, title: str | None = None, ax=None):
     """Training curves, one line per named history (e.g. {"torch": [...], "jax": [...]})."""
     fig, ax = _axes(ax)
@@ -26,10 +34,7 @@ def plot_loss_curves(histories: Mapping[str, Sequence[float]], *, xlabel: str = 
         ax.plot(np.arange(1, len(values) + 1), values, label=name)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
@@ -79,10 +84,7 @@ def plot_gradient_vs_gap(gaps: Sequence[float], series: Mapping[str, Sequence[fl
         ax.plot(gaps[ok], values[ok], marker=marker, linestyle=line, markerfacecolor="none", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     return fig
@@ -119,10 +121,7 @@ def plot_relative_error(t: Sequence[float], errors: Mapping[str, Sequence[float]
     for name, e in errors.items():
         ax.plot(t, 100.0 * np.asarray(e, dtype=float), label=name)
     ax.axhline(0.0, color="k", lw=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
@@ -284,10 +283,7 @@ def plot_xy_curves(x: Sequence[float], series: Mapping[str, Sequence[float]], *,
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     return fig
@@ -424,10 +420,7 @@ def plot_curves_with_references(curves: Mapping[str, Sequence[float]], reference
     for i, (name, level) in enumerate(references.items()):
         ax.axhline(float(level), color=str(0.2 + 0.2 * (i % 3)), ls="--", lw=1.0, label=f"{name} ({float(level):.3g})")
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", ncol=2)
     return fig
@@ -449,10 +442,7 @@ def plot_gradient_vs_amplitude(amplitudes: Sequence[float], series: Mapping[str,
         ax.plot(amps[ok], values[ok], marker="o", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     return fig
@@ -479,10 +469,7 @@ def plot_kl_vs_scale(sigmas: Sequence[float], kls: Mapping[str, Sequence[float]]
         ax.text(x, 0.02, " " + name, transform=ax.get_xaxis_transform(), fontsize="small", rotation=90, va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     return fig
@@ -569,9 +556,6 @@ def plot_rate_distortion(kl: Sequence[float], mse: Sequence[float], labels: Sequ
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3, which="both")
     return fig

@@ -115,6 +115,15 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_sequence_and_modes(config) -> None:
+    """Shared checks of a signal config: ``seq_len >= 2``; freqs and amplitudes as float tuples."""
+    _check_positive_int("seq_len", config.seq_len)
+    if config.seq_len < 2:
+        raise ValueError(f"seq_len must be at least 2 (input and target are shifted by one), got {config.seq_len}")
+    object.__setattr__(config, "freqs", tuple(float(f) for f in config.freqs))
+    object.__setattr__(config, "amplitudes", tuple(float(a) for a in config.amplitudes))
+
+
 # --------------------------------------------------------------------------- seed task
 @dataclass(frozen=True)
 class SeedTaskConfig:
@@ -140,11 +149,7 @@ class SeedTaskConfig:
     def __post_init__(self):
         for name in ("n_channels", "n_active", "latent_dim", "n_samples", "batch"):
             _check_positive_int(name, getattr(self, name))
-        _check_positive_int("seq_len", self.seq_len)
-        if self.seq_len < 2:
-            raise ValueError(f"seq_len must be at least 2 (input and target are shifted by one), got {self.seq_len}")
-        object.__setattr__(self, "freqs", tuple(float(f) for f in self.freqs))
-        object.__setattr__(self, "amplitudes", tuple(float(a) for a in self.amplitudes))
+        _check_sequence_and_modes(self)
         if any(not math.isfinite(f) or f <= 0 for f in self.freqs):
             raise ValueError(f"freqs must be positive and finite, got {self.freqs}")
         if len(set(self.freqs)) != len(self.freqs):
@@ -250,11 +255,7 @@ class NormalModesConfig:
     def __post_init__(self):
         for name in ("n_channels", "n_samples"):
             _check_positive_int(name, getattr(self, name))
-        _check_positive_int("seq_len", self.seq_len)
-        if self.seq_len < 2:
-            raise ValueError(f"seq_len must be at least 2 (input and target are shifted by one), got {self.seq_len}")
-        object.__setattr__(self, "freqs", tuple(float(f) for f in self.freqs))
-        object.__setattr__(self, "amplitudes", tuple(float(a) for a in self.amplitudes))
+        _check_sequence_and_modes(self)
         k = len(self.freqs)
         if k == 0:
             raise ValueError("need at least one mode (freqs is empty)")
