@@ -14,7 +14,7 @@ RUN        ?= $(BIN)/python
 CHAPTERS   ?= $(sort $(wildcard book/[0-9][0-9]_*.md))
 NOTEBOOKS  := $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 
-.PHONY: venv test unit book publish sync clean
+.PHONY: venv test unit book publish stale sync clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,14 @@ unit: $(STAMP)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
-## Execute chapters at the full budget (on a GPU) and stamp them: make publish [CHAPTERS="book/01_sphere.md ..."] [COMMIT=sha]
+## Execute the chapters whose stamp is not current at the full budget (on a GPU) and stamp them:
+##   make publish [CHAPTERS="book/01_sphere.md ..."] [COMMIT=sha] [FORCE=1]
 publish: $(if $(filter $(BIN)/python,$(RUN)),$(STAMP))
-	$(RUN) -m spectral_manifolds.publish --budget full $(if $(COMMIT),--commit $(COMMIT)) $(CHAPTERS)
+	$(RUN) -m spectral_manifolds.publish --budget full $(if $(COMMIT),--commit $(COMMIT)) $(if $(FORCE),--force) $(CHAPTERS)
+
+## List the chapters whose published outputs are stale (cells or src/ changed since).
+stale: $(STAMP)
+	$(BIN)/python -m spectral_manifolds.publish --check $(CHAPTERS)
 
 ## Re-pair every chapter's .md and .ipynb after editing either.
 sync: $(STAMP)

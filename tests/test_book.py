@@ -1,18 +1,23 @@
-"""The book's structure: toc <-> files, .md/.ipynb pairs in sync, published outputs stamped."""
+"""The book's structure: toc <-> files, .md/.ipynb pairs in sync, published outputs current.
+
+The per-chapter checks live in :mod:`spectral_manifolds.stamps` (so that ``make publish``
+uses the same rules); ``tests/test_stamps.py`` shows on deliberately stale copies that
+each check fails when it should.
+"""
 
 from __future__ import annotations
 
-import json
 import pathlib
 import re
 
 import pytest
 import yaml
 
+from spectral_manifolds import stamps
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTER = re.compile(r"^\d\d_[a-z0-9_]+$")
-STAMP_FIELDS = ("device", "budget", "date", "commit", "seconds")
 
 
 def toc_files() -> list[str]:
@@ -38,28 +43,6 @@ def chapters() -> list[pathlib.Path]:
     return sorted(s for s in stems if CHAPTER.match(s.name))
 
 
-def md_code_cells(text: str) -> list[str]:
-    return [c.strip() for c in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S) if c.strip()]
-
-
-def strip_cell_options(code: str) -> str:
-    """Drop MyST cell options (`:tags: [...]` lines) that jupytext moves to metadata."""
-    lines = code.splitlines()
-    while lines and re.match(r"^:\w[\w-]*:", lines[0]):
-        lines.pop(0)
-    return "\n".join(lines).strip()
-
-
-def nb_code_cells(nb: dict) -> list[str]:
-    cells = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code":
-            src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            if src.strip():
-                cells.append(src.strip())
-    return cells
-
-
 def test_toc_entries_exist():
     for entry in toc_files():
         matches = [p for p in (ROOT / f"{entry}.md", ROOT / f"{entry}.ipynb") if p.exists()]
@@ -79,28 +62,11 @@ def test_toc_lists_each_file_once():
 
 
 @pytest.mark.parametrize("stem", chapters(), ids=lambda p: p.name)
-def test_chapter_is_paired_and_in_sync(stem):
-    md, ipynb = stem.with_suffix(".md"), stem.with_suffix(".ipynb")
-    assert md.exists(), f"{ipynb.name} has no paired {md.name} (run `make sync`)"
-    assert ipynb.exists(), f"{md.name} has no paired {ipynb.name} (run `make sync`)"
-    md_cells = [strip_cell_options(c) for c in md_code_cells(md.read_text())]
-    nb_cells = nb_code_cells(json.loads(ipynb.read_text()))
-    assert md_cells == nb_cells, f"{md.name} and {ipynb.name} hold different code (run `make sync`, then re-publish)"
-
-
-@pytest.mark.parametrize("stem", chapters(), ids=lambda p: p.name)
-def test_chapter_is_published(stem):
-    ipynb = stem.with_suffix(".ipynb")
-    nb = json.loads(ipynb.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert any(c.get("outputs") for c in code), f"{ipynb.name} has no outputs: publish it (`make publish`)"
-    stamp = nb.get("metadata", {}).get("spectral_manifolds")
-    assert isinstance(stamp, dict), f"{ipynb.name} has no publish stamp in its metadata"
-    missing = [f for f in STAMP_FIELDS if f not in stamp]
-    assert not missing, f"{ipynb.name}: stamp lacks {missing}"
-    assert stamp["budget"] == "full", f"{ipynb.name} was published at budget {stamp['budget']!r}, not 'full'"
-    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors, f"{ipynb.name} carries error outputs"
+def test_chapter_is_paired_published_and_current(stem):
+    """Pair in sync (markdown and code), stamp plausible, cells unchanged since publishing,
+    every code cell executed in order with its outputs, no error outputs."""
+    found = stamps.problems(stem.with_suffix(".md"), stem.with_suffix(".ipynb"))
+    assert not found, "\n".join(found)
 
 
 def test_config_has_colab_and_bibliography():

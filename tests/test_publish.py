@@ -1,9 +1,57 @@
-"""publish: the stamp it writes has every field test_book checks."""
+"""publish: executes a chapter with a real kernel, stamps it, and fails loudly."""
 
-from spectral_manifolds import publish
+from __future__ import annotations
+
+import json
+
+from spectral_manifolds import publish, stamps
+
+MD = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Demo
+
+```{{code-cell}} ipython3
+import os
+print(os.environ["SM_BUDGET"], {value})
+```
+"""
 
 
-def test_stamp_fields():
-    stamp = publish.make_stamp("NVIDIA H100", "full", "abc1234", 12.34)
-    assert tuple(stamp) == publish.STAMP_FIELDS
-    assert stamp["seconds"] == 12.3 and stamp["date"].endswith("Z")
+def test_publish_writes_a_current_stamp(tmp_path):
+    md = tmp_path / "99_demo.md"
+    md.write_text(MD.format(value="6 * 7"))
+    assert publish.main([str(md), "--budget", "quick", "--commit", "abc1234"]) == 0
+    nb = json.loads(md.with_suffix(".ipynb").read_text())
+    stamp = nb["metadata"][stamps.STAMP_KEY]
+    assert sorted(stamp) == sorted(stamps.STAMP_FIELDS)
+    assert stamp["budget"] == "quick" and stamp["commit"] == "abc1234"
+    assert "quick 42" in "".join(nb["cells"][1]["outputs"][0]["text"])
+    # Everything is current except what a quick CPU run cannot be: budget and device.
+    found = stamps.problems(md, md.with_suffix(".ipynb"))
+    assert all("budget" in p or "not a GPU" in p for p in found), found
+    assert stamps.stale_reason(md, md.with_suffix(".ipynb")) == "published at budget 'quick'"
+
+
+def test_publish_skips_current_and_reruns_edited(tmp_path, capsys):
+    md = tmp_path / "99_demo.md"
+    md.write_text(MD.format(value="1"))
+    assert publish.main([str(md), "--budget", "quick", "--commit", "abc1234", "--check"]) == 0
+    assert "never published" in capsys.readouterr().out
+    assert not md.with_suffix(".ipynb").exists()  # --check executes nothing
+
+
+def test_main_returns_1_when_a_chapter_fails(tmp_path, capsys):
+    md = tmp_path / "99_broken.md"
+    md.write_text(MD.format(value="1 / 0"))
+    assert publish.main([str(md), "--budget", "quick", "--commit", "abc1234"]) == 1
+    assert "FAILED" in capsys.readouterr().err
+    assert publish.main([str(tmp_path / "98_missing.md"), "--budget", "quick", "--force"]) == 1

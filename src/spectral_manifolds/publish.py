@@ -4,28 +4,32 @@ For each chapter ``book/NN_name.md`` (the jupytext source) this
 
 1. reads the MyST source with jupytext (so the .ipynb always holds the .md's code),
 2. executes it with nbclient in ``book/`` with ``SM_BUDGET=full``,
-3. stamps ``metadata.spectral_manifolds`` with device, budget, UTC date, git commit
-   and wall seconds, and
+3. stamps ``metadata.spectral_manifolds`` with device, budget, UTC date, git commit,
+   wall seconds and the hashes of the chapter's cells and of ``src/`` (:mod:`stamps`), and
 4. writes the executed notebook to ``book/NN_name.ipynb`` (paired with the .md).
+
+Only chapters whose stamp is not current (cells or ``src/`` changed since, or never
+published at the full budget) are executed, unless ``--force``; ``--check`` only lists
+them.
 
 Usage::
 
     python -m spectral_manifolds.publish book/00_running.md [book/01_sphere.md ...]
-        [--budget full] [--commit SHA] [--timeout 1200]
+        [--budget full] [--commit SHA] [--timeout 1200] [--force] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import pathlib
 import subprocess
 import sys
 import time
 
-STAMP_KEY = "spectral_manifolds"
-STAMP_FIELDS = ("device", "budget", "date", "commit", "seconds")
+from spectral_manifolds.stamps import STAMP_FIELDS, STAMP_KEY, cells_hash, make_stamp, src_hash, stale_chapters
+
+__all__ = ["STAMP_FIELDS", "STAMP_KEY", "git_commit", "main", "publish_chapter"]
 
 
 def git_commit(cwd: pathlib.Path) -> str:
@@ -36,17 +40,6 @@ def git_commit(cwd: pathlib.Path) -> str:
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def make_stamp(device: str, budget: str, commit: str, seconds: float) -> dict:
-    """The publish stamp stored in a notebook's metadata under ``spectral_manifolds``."""
-    return {
-        "device": device,
-        "budget": budget,
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit,
-        "seconds": round(float(seconds), 1),
-    }
 
 
 def publish_chapter(source: pathlib.Path, budget: str, commit: str, timeout: int) -> dict:
@@ -75,7 +68,7 @@ def publish_chapter(source: pathlib.Path, budget: str, commit: str, timeout: int
     client.execute()
     seconds = time.perf_counter() - start
 
-    stamp = make_stamp(runtime.device_name(), budget, commit, seconds)
+    stamp = make_stamp(runtime.device_name(), budget, commit, seconds, cells_hash(nb), src_hash())
     nb.metadata[STAMP_KEY] = stamp
     nbformat.validate(nb)
     jupytext.write(nb, ipynb, fmt="ipynb")
@@ -89,10 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="full", choices=("quick", "full"))
     parser.add_argument("--commit", default=None, help="commit to stamp (default: git rev-parse)")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
+    parser.add_argument("--force", action="store_true", help="execute every chapter given, current or not")
+    parser.add_argument("--check", action="store_true", help="only list the chapters that would be executed")
     args = parser.parse_args(argv)
+    chapters = [c.with_suffix(".md") for c in args.chapters]
+    if args.force:
+        todo = {c: "forced" for c in chapters}
+    else:
+        todo = stale_chapters(chapters)
+    for chapter in chapters:
+        print(f"[publish] {chapter}: {todo.get(chapter, 'current, skipped')}", flush=True)
+    if args.check:
+        return 0
     commit = args.commit or git_commit(pathlib.Path.cwd())
     failures = []
-    for chapter in args.chapters:
+    for chapter in todo:
         try:
             publish_chapter(chapter, args.budget, commit, args.timeout)
         except Exception as exc:  # report every chapter, then fail

@@ -1,0 +1,156 @@
+"""stamps: every stale-notebook case is caught, shown on deliberately stale copies."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import jupytext
+import nbformat
+import pytest
+
+from spectral_manifolds import stamps
+
+MD = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter
+
+Some prose.
+
+```{code-cell} ipython3
+x = 1 + 1
+```
+
+```{code-cell} ipython3
+print(x)
+```
+"""
+
+
+def published(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, dict]:
+    """A chapter pair whose .ipynb looks freshly published on a GPU at the full budget."""
+    md = tmp_path / "99_demo.md"
+    md.write_text(MD)
+    nb = jupytext.read(md)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code, 1):
+        cell.execution_count = i
+        cell.outputs = []
+    code[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    nb.metadata[stamps.STAMP_KEY] = stamps.make_stamp("NVIDIA H200", "full", "abc1234", 3.2, stamps.cells_hash(nb), stamps.src_hash())
+    ipynb = md.with_suffix(".ipynb")
+    ipynb.write_text(json.dumps(nb))
+    return md, ipynb, json.loads(ipynb.read_text())
+
+
+def rewrite(ipynb: pathlib.Path, nb: dict) -> None:
+    ipynb.write_text(json.dumps(nb))
+
+
+def test_fresh_chapter_has_no_problems(tmp_path):
+    md, ipynb, _ = published(tmp_path)
+    assert stamps.problems(md, ipynb) == []
+    assert stamps.stale_reason(md, ipynb) is None
+
+
+def test_edited_md_not_synced_is_caught(tmp_path):
+    md, ipynb, _ = published(tmp_path)
+    md.write_text(MD.replace("Some prose.", "Other prose."))
+    found = stamps.problems(md, ipynb)
+    assert any("differs between the pair" in p for p in found)
+    assert stamps.stale_reason(md, ipynb) == "its cells changed"
+
+
+def test_edited_and_synced_but_not_republished_is_caught(tmp_path):
+    """The pair agrees again (jupytext --sync keeps old outputs): only the hash sees it."""
+    md, ipynb, nb = published(tmp_path)
+    md.write_text(MD.replace("x = 1 + 1", "x = 1 + 2"))
+    nb["cells"][1]["source"] = "x = 1 + 2"
+    rewrite(ipynb, nb)
+    found = stamps.problems(md, ipynb)
+    assert found == ["99_demo.ipynb: its cells changed after it was published (stamp cells_hash differs): re-publish it"]
+
+
+def test_markdown_difference_is_caught(tmp_path):
+    md, ipynb, nb = published(tmp_path)
+    nb["cells"][0]["source"] = "# A chapter\n\nEdited only in the notebook."
+    rewrite(ipynb, nb)
+    assert any("markdown in the .md" in p for p in stamps.problems(md, ipynb))
+
+
+def test_cell_not_run_is_caught(tmp_path):
+    md, ipynb, nb = published(tmp_path)
+    nb["cells"][2]["execution_count"] = None
+    nb["cells"][2]["outputs"] = []
+    rewrite(ipynb, nb)
+    found = stamps.problems(md, ipynb)
+    assert any("execution counts" in p for p in found) and any("prints but has no outputs" in p for p in found)
+
+
+def test_error_output_is_caught(tmp_path):
+    md, ipynb, nb = published(tmp_path)
+    nb["cells"][2]["outputs"] = [{"output_type": "error", "ename": "E", "evalue": "", "traceback": []}]
+    rewrite(ipynb, nb)
+    assert any("error output" in p for p in stamps.problems(md, ipynb))
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("device", "CPU (x86_64, 2 cores)", "not a GPU"),
+        ("budget", "quick", "not 'full'"),
+        ("commit", "abc1234+dirty", "not a clean commit"),
+        ("commit", "unknown", "not a clean commit"),
+        ("seconds", 0.0, "not positive"),
+        ("date", "2999-01-01T00:00:00Z", "in the future"),
+    ],
+)
+def test_implausible_stamps_are_caught(tmp_path, field, value, message):
+    md, ipynb, nb = published(tmp_path)
+    nb["metadata"][stamps.STAMP_KEY][field] = value
+    rewrite(ipynb, nb)
+    assert any(message in p for p in stamps.problems(md, ipynb))
+
+
+def test_old_stamp_without_hashes_is_caught(tmp_path):
+    md, ipynb, nb = published(tmp_path)
+    del nb["metadata"][stamps.STAMP_KEY]["cells_hash"]
+    rewrite(ipynb, nb)
+    assert any("stamp lacks ['cells_hash']" in p for p in stamps.problems(md, ipynb))
+
+
+def test_cells_hash_sees_every_cell_kind_and_order():
+    nb = {"cells": [{"cell_type": "markdown", "source": "a"}, {"cell_type": "code", "source": "b"}]}
+    swapped = {"cells": nb["cells"][::-1]}
+    retyped = copy.deepcopy(nb)
+    retyped["cells"][1]["cell_type"] = "markdown"
+    hashes = {stamps.cells_hash(x) for x in (nb, swapped, retyped)}
+    assert len(hashes) == 3
+    assert stamps.cells_hash({"cells": nb["cells"] + [{"cell_type": "code", "source": "  "}]}) == stamps.cells_hash(nb)
+
+
+def test_src_hash_changes_with_a_module(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    before = stamps.src_hash(tmp_path)
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert stamps.src_hash(tmp_path) != before
+
+
+def test_stale_chapters_lists_only_stale(tmp_path):
+    md, ipynb, nb = published(tmp_path)
+    other = tmp_path / "98_other.md"
+    other.write_text(MD)
+    assert stamps.stale_chapters([md, other]) == {other: "never published"}
+    nb["metadata"][stamps.STAMP_KEY]["src_hash"] = "0" * 64
+    rewrite(ipynb, nb)
+    assert stamps.stale_chapters([md]) == {md: "src/spectral_manifolds changed"}
