@@ -20,9 +20,75 @@ def test_unknown_budget_names_allowed_values(monkeypatch):
         runtime.budget()
 
 
-def test_default_budget_follows_hardware(monkeypatch):
+@pytest.mark.parametrize("visible, expected", [(True, "full"), (False, "quick")])
+def test_default_budget_follows_hardware(monkeypatch, visible, expected):
     monkeypatch.delenv("SM_BUDGET", raising=False)
-    assert runtime.budget() == ("full" if runtime.accelerator_visible() else "quick")
+    monkeypatch.setattr(runtime, "accelerator_visible", lambda: visible)
+    assert runtime.budget() == expected
+
+
+def test_explicit_budget_beats_hardware(monkeypatch):
+    monkeypatch.setattr(runtime, "accelerator_visible", lambda: True)
+    monkeypatch.setenv("SM_BUDGET", "quick")
+    assert runtime.budget() == "quick"
+
+
+def test_cpu_guard_on_small_machines_only(monkeypatch):
+    monkeypatch.delenv("SM_CPU_GUARD", raising=False)
+    env = {}
+    assert runtime.configure_jax(env, cores=2)["cpu_guard"] and runtime.CPU_GUARD_FLAG in env["XLA_FLAGS"]
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    runtime.configure_jax(env, cores=2)
+    assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2 " + runtime.CPU_GUARD_FLAG
+    env = {}
+    assert not runtime.configure_jax(env, cores=16)["cpu_guard"] and "XLA_FLAGS" not in env
+    env = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"}  # the user's own choice wins
+    runtime.configure_jax(env, cores=2)
+    assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+    monkeypatch.setenv("SM_CPU_GUARD", "off")
+    assert not runtime.cpu_guard_wanted(cores=2)
+
+
+def test_guard_is_set_before_jax_starts():
+    """Importing the package (as every chapter does first) puts the flag in XLA_FLAGS
+    of a fresh interpreter on a small machine before JAX reads it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.cpu_count = lambda: 2\n"
+        "import spectral_manifolds, jax\n"
+        "print(os.environ.get('XLA_FLAGS', ''))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("XLA_FLAGS", "SM_CPU_GUARD")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert runtime.CPU_GUARD_FLAG in out
+
+
+def test_compile_cache_dir_is_overridable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SM_JAX_CACHE", str(tmp_path / "c"))
+    assert runtime.compile_cache_dir() == str(tmp_path / "c")
+    env = {}
+    assert runtime.configure_jax(env, cores=16)["compile_cache"] == str(tmp_path / "c")
+    assert env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "c")
+    monkeypatch.setenv("SM_JAX_CACHE", "off")
+    assert runtime.compile_cache_dir() is None
+    env = {}
+    assert runtime.configure_jax(env, cores=16)["compile_cache"] is None and "JAX_COMPILATION_CACHE_DIR" not in env
+    monkeypatch.delenv("SM_JAX_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert runtime.compile_cache_dir() == str(tmp_path / "spectral_manifolds" / "jax")
+
+
+def test_no_compile_cache_turns_the_cache_off_and_back():
+    import jax.extend
+    from jax._src import compilation_cache as cc  # what JAX consults before each compile
+
+    backend = jax.extend.backend.get_backend()
+    used_before = cc.is_cache_used(backend)
+    with runtime.no_compile_cache():
+        assert not cc.is_cache_used(backend)
+    assert cc.is_cache_used(backend) == used_before
 
 
 def test_sized_picks_by_budget(monkeypatch):
@@ -89,4 +155,5 @@ def test_describe_reports_budget(monkeypatch, capsys):
     monkeypatch.setenv("SM_BUDGET", "quick")
     info = runtime.describe()
     assert info["budget"] == "quick" and "jax_backend" in info and "torch_device" in info
+    assert info["jax_compile_cache"] and info["xla_cpu_guard"] in ("on", "off")
     assert "budget" in capsys.readouterr().out
