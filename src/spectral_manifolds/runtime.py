@@ -63,12 +63,20 @@ def compile_cache_dir() -> str | None:
     return str(pathlib.Path(base) / "spectral_manifolds" / "jax")
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def cpu_guard_wanted(cores: int | None = None) -> bool:
     """True when the CPU-deadlock guard should be on: a small CPU and not switched off."""
     if os.environ.get("SM_CPU_GUARD", "").strip().lower() in ("off", "0", "false"):
         return False
-    cores = os.cpu_count() if cores is None else cores
-    return (cores or 1) <= SMALL_CPU_CORES
+    cores = usable_cores() if cores is None else cores
+    return cores <= SMALL_CPU_CORES
 
 
 def configure_jax(environ: dict | None = None, cores: int | None = None) -> dict:
