@@ -1,4 +1,4 @@
-"""Tests of spectral_manifolds.kuramoto and the chapter-3 experiment (quick sizes)."""
+"""Tests of spectral_manifolds.kuramoto (the NNX layers) and the chapter-3 experiment (quick sizes)."""
 
 from __future__ import annotations
 
@@ -6,159 +6,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.integrate
-import scipy.linalg
-import scipy.stats
 from flax import nnx
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+import spectral_manifolds.driven_rotor as rotor
+import spectral_manifolds.kuramoto_theory as theory
 from spectral_manifolds import kuramoto as ku
 from spectral_manifolds import ode, sphere
 from spectral_manifolds.experiments import kuramoto as exp
 
 
-# ====================================================================== theory
-def test_lorentzian_frequencies_are_cauchy_mid_quantiles():
-    w = np.asarray(ku.lorentzian_frequencies(1000, 0.7, omega0=0.2))
-    q = (np.arange(1000) + 0.5) / 1000
-    np.testing.assert_allclose(w, scipy.stats.cauchy.ppf(q, loc=0.2, scale=0.7), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(w + w[::-1], 0.4, atol=1e-3)  # symmetric about omega0
+def test_kuramoto_re_exports_the_theory_and_the_test_problem():
+    # other modules import these names from spectral_manifolds.kuramoto (chapter 3's split)
+    for name in theory.__all__:
+        assert getattr(ku, name) is getattr(theory, name), name
+    for name in rotor.__all__:
+        assert getattr(ku, name) is getattr(rotor, name), name
+    assert set(ku.__all__) >= set(theory.__all__) | set(rotor.__all__)
 
 
-@pytest.mark.parametrize("K", [1.2, 1.6, 3.0])
-def test_ott_antonsen_r_solves_the_kuramoto_self_consistency_equation(K):
-    # alpha = 0: r = K r int_{-pi/2}^{pi/2} cos^2(x) g(K r sin x) dx with g the Lorentzian density
-    # (Kuramoto 1984, locked oscillators only; the drifting ones contribute nothing when g is even).
-    delta = 0.5
-    r = float(ku.ott_antonsen_r(K, delta, 0.0))
-    integral, _ = scipy.integrate.quad(lambda x: np.cos(x) ** 2 * scipy.stats.cauchy.pdf(K * r * np.sin(x), scale=delta), -np.pi / 2, np.pi / 2)
-    assert K * integral == pytest.approx(1.0, rel=1e-8)
-
-
-def test_ott_antonsen_r_is_zero_below_onset_and_tends_to_one():
-    assert ku.ott_antonsen_r(0.99, 0.5, 0.0) == 0.0
-    assert ku.ott_antonsen_r(1.5, 0.5, 1.0) == 0.0  # K cos(alpha) = 0.81 < 2 delta
-    assert ku.ott_antonsen_r(1e6, 0.5, 0.3) == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(ku.critical_coupling(0.5, 0.8), 1.0 / np.cos(0.8))
-
-
-# ====================================================================== d = 2 reduction
-N_HYP = 24  # fixed size: the jitted fields compile once for all hypothesis examples
-_sphere_d2 = jax.jit(lambda th, w, k, a: ku.sphere_field(ku.phases_to_sphere(th), w, k, a))
-_phase_d2 = jax.jit(ku.phase_field)
-_seed_d2 = jax.jit(lambda th, a: ku.seed_field(ku.phases_to_sphere(th), None, 1.0, a))
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.floats(0.1, 3.0), st.floats(-1.5, 1.5), st.integers(0, 2**31 - 1))
-def test_sphere_field_in_d2_is_exactly_sakaguchi_kuramoto(K, alpha, seed):
-    rng = np.random.default_rng(seed)
-    theta = rng.uniform(-np.pi, np.pi, N_HYP)
-    omega = rng.normal(size=N_HYP)
-    # oracle: the pairwise Sakaguchi-Kuramoto sum in float64
-    pairwise = omega + K / N_HYP * np.sin(theta[None, :] - theta[:, None] - alpha).sum(axis=1)
-    th32, w32 = jnp.asarray(theta, jnp.float32), jnp.asarray(omega, jnp.float32)
-    v = np.asarray(_sphere_d2(th32, w32, K, alpha))
-    e_theta = np.stack([-np.sin(theta), np.cos(theta)], axis=-1)
-    np.testing.assert_allclose(np.sum(v * e_theta, axis=-1), pairwise, atol=2e-5 * (1 + K))
-    np.testing.assert_allclose(np.sum(v * np.stack([np.cos(theta), np.sin(theta)], -1), axis=-1), 0.0, atol=2e-6 * (1 + K))
-    np.testing.assert_allclose(_phase_d2(th32, w32, K, alpha), pairwise, atol=2e-5 * (1 + K))
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.floats(-1.5, 1.5), st.integers(0, 2**31 - 1))
-def test_seed_field_in_d2_has_phase_coupling_sin_cos_plus_alpha_times_sin(alpha, seed):
-    theta = np.random.default_rng(seed).uniform(-np.pi, np.pi, N_HYP)
-    v = np.asarray(_seed_d2(jnp.asarray(theta, jnp.float32), alpha))
-    e_theta = np.stack([-np.sin(theta), np.cos(theta)], axis=-1)
-    dtheta = theta[None, :] - theta[:, None]
-    expected = np.mean(np.sin(np.cos(dtheta) + alpha) * np.sin(dtheta), axis=1)  # float64 oracle
-    np.testing.assert_allclose(np.sum(v * e_theta, axis=-1), expected, atol=3e-6)
-    np.testing.assert_allclose(ku.seed_phase_coupling(jnp.asarray(dtheta[0]), alpha), np.sin(np.cos(dtheta[0]) + alpha) * np.sin(dtheta[0]), atol=1e-6)
-
-
-def test_seed_coupling_is_odd_for_every_lag_but_sakaguchi_is_not():
-    x = jnp.linspace(-np.pi, np.pi, 101)
-    for alpha in (0.0, 0.5, 1.2):
-        np.testing.assert_allclose(ku.seed_phase_coupling(-x, alpha), -ku.seed_phase_coupling(x, alpha), atol=1e-6)
-        assert float(ku.sakaguchi_phase_coupling(0.0, alpha)) == pytest.approx(-np.sin(alpha), abs=1e-7)
-    assert float(jnp.max(jnp.abs(ku.sakaguchi_phase_coupling(-x, 0.8) + ku.sakaguchi_phase_coupling(x, 0.8)))) > 1.0
-
-
-def test_phase_and_sphere_reductions_reproduce_ott_antonsen_within_001():
-    # The issue's claim: N >= 2000 Lorentzian oscillators, several (K, alpha), |r - r*| < 0.01.
-    n, delta = 2000, 0.5
-    omega = ku.lorentzian_frequencies(n, delta)
-    theta0 = jnp.asarray(exp.initial_phases(n, 0))
-    ks = jnp.asarray([1.5, 2.0, 3.0, 3.0], jnp.float32)
-    alphas = jnp.asarray([0.0, 0.5, 1.0, -0.6], jnp.float32)
-    theory = ku.ott_antonsen_r(np.asarray(ks), delta, np.asarray(alphas))
-    assert np.all(theory > 0.4)
-    for model in ("phase", "sphere"):
-        f = jax.jit(jax.vmap(lambda k, a, model=model: ku.time_averaged_order(model, omega, theta0, k, a, h=0.1, t_transient=25.0, t_total=70.0)))
-        r, _ = f(ks, alphas)
-        np.testing.assert_array_less(np.abs(np.asarray(r) - theory), 0.01, err_msg=f"{model}: r={np.asarray(r)}, r*={theory}")
-
-
-def test_time_averaged_order_rejects_bad_arguments():
-    w = ku.lorentzian_frequencies(10, 0.5)
-    with pytest.raises(ValueError, match="model"):
-        ku.time_averaged_order("torus", w, jnp.zeros(10), 1.0, 0.0, h=0.1, t_transient=1.0, t_total=5.0)
-    with pytest.raises(ValueError, match="times"):
-        ku.time_averaged_order("phase", w, jnp.zeros(10), 1.0, 0.0, h=0.1, t_transient=6.0, t_total=5.0)
-
-
-# ====================================================================== lag operator
-@pytest.mark.parametrize("d", [2, 4, 6])
-def test_linear_lag_is_the_rotation_exp_minus_alpha_a_in_even_d(d):
-    a = np.asarray(ku.lag_generator(d), np.float64)
-    np.testing.assert_allclose(a, -a.T)
-    np.testing.assert_allclose(a @ a, -np.eye(d))
-    np.testing.assert_allclose(ku.lag_operator(0.7, d), scipy.linalg.expm(-0.7 * a), atol=1e-6)
-    np.testing.assert_allclose(ku.lag_operator(0.7, d, kind="rotation"), scipy.linalg.expm(-0.7 * a), atol=1e-6)
-
-
-def test_linear_lag_differs_from_rotation_in_odd_d_only_on_the_axis():
-    lin, rot = np.asarray(ku.lag_operator(0.7, 3)), np.asarray(ku.lag_operator(0.7, 3, kind="rotation"))
-    np.testing.assert_allclose(lin[:2, :2], rot[:2, :2], atol=1e-6)
-    assert lin[2, 2] == pytest.approx(np.cos(0.7)) and rot[2, 2] == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="kind"):
-        ku.lag_operator(0.7, 3, kind="cayley")
-    with pytest.raises(ValueError, match="d must"):
-        ku.lag_generator(1)
-
-
-@pytest.mark.parametrize("d", [3, 4, 5])
-def test_synchronized_cluster_drifts_along_the_generator_under_the_linear_lag(d):
-    # Pi_z(L_alpha z) = -sin(alpha) A z: the Sakaguchi-Kuramoto frequency shift, in every d.
-    z = sphere.random_point(jax.random.key(d), (5, 1, d))  # 5 clusters (batch axis) of N = 1 state
-    v = ku.sphere_field(z, None, 1.3, 0.6)
-    np.testing.assert_allclose(v, -1.3 * np.sin(0.6) * np.asarray(z) @ np.asarray(ku.lag_generator(d)).T, atol=1e-6)
-
-
-# ====================================================================== on the sphere
-@pytest.mark.parametrize("d,lag", [(3, "linear"), (4, "linear"), (3, "rotation")])
-def test_trajectories_stay_on_the_sphere(d, lag):
-    n = 16
-    z0 = sphere.random_point(jax.random.key(0), (n, d))
-    omega = jnp.linspace(-2.0, 2.0, n)
-    _, zs = jax.jit(lambda z: ode.integrate(lambda t, y: ku.sphere_field(y, omega, 1.5, 0.7, lag=lag), z, h=0.1, n_steps=500, retract=sphere.normalize, save_every=50))(z0)
-    assert np.all(np.isfinite(np.asarray(zs)))
-    np.testing.assert_allclose(np.linalg.norm(np.asarray(zs), axis=-1), 1.0, atol=1e-6)
-
-
-def test_without_retraction_rk4_drifts_off_the_sphere():
-    # Why the retraction: a coarse RK4 step of a rotation leaves the sphere.
-    z0 = sphere.random_point(jax.random.key(1), (8, 2))
-    omega = jnp.full((8,), 3.0)
-    f = lambda t, y: ku.sphere_field(y, omega, 1.0, 0.3)  # noqa: E731
-    _, free = ode.integrate(f, z0, h=0.5, n_steps=40, save_every=40)
-    _, kept = ode.integrate(f, z0, h=0.5, n_steps=40, save_every=40, retract=sphere.normalize)
-    assert np.abs(np.linalg.norm(np.asarray(free[-1]), axis=-1) - 1).max() > 1e-2
-    np.testing.assert_allclose(np.linalg.norm(np.asarray(kept[-1]), axis=-1), 1.0, atol=1e-6)
-
-
+# ====================================================================== experiment
 def test_portraits_collapse_without_lag_and_orbit_with_it():
     cfg = exp.KuramotoConfig(portrait_n=16, portrait_t=40.0, portrait_h=0.2, portrait_alpha=0.8)
     p, _ = exp.run_portraits(cfg)
@@ -166,6 +32,8 @@ def test_portraits_collapse_without_lag_and_orbit_with_it():
     no_lag, sk, seed_form, rotation = (p[n] for n in names)
     for q in p.values():
         assert q["r_final"] > 0.999 and q["max_norm_error"] < 1e-6
+        assert q["n_at_mean"] + q["n_at_antipode"] == cfg.portrait_n  # at rest or orbiting: all in one cluster
+        assert q["r_final"] == pytest.approx((q["n_at_mean"] - q["n_at_antipode"]) / cfg.portrait_n, abs=1e-3)
     assert no_lag["late_speed"] < 1e-4  # static synchrony
     assert seed_form["late_speed"] < 1e-4  # the seed's lag produces no drift
     assert rotation["late_speed"] < 1e-3 and abs(rotation["final_height"]) > 0.999  # spirals into the axis
@@ -173,6 +41,27 @@ def test_portraits_collapse_without_lag_and_orbit_with_it():
     assert sk["late_speed"] > 0.1
     assert sk["late_speed"] == pytest.approx(sk["cluster_speed"], rel=0.02)
     assert sk["cluster_speed"] == pytest.approx(np.sin(0.8) * np.sqrt(1 - sk["final_height"] ** 2), rel=1e-4)
+
+
+def test_seed_form_pushes_a_far_oscillator_to_the_antipode_and_keeps_it_there():
+    # The seed's weight sin(cos(dtheta) + alpha) is negative (repulsive) beyond dtheta = arccos(-alpha):
+    # an oscillator that far from a cluster ends at the cluster's antipode, so r < 1 at rest.
+    # The Sakaguchi-Kuramoto coupling pulls it into the cluster instead.
+    alpha, n = 0.8, 16
+    rng = np.random.default_rng(0)
+    cluster = np.array([1.0, 0.0, 0.0]) + 0.05 * rng.standard_normal((n - 1, 3))
+    far = np.array([np.cos(2.8), np.sin(2.8), 0.0])  # 2.8 rad > arccos(-0.8) = 2.50 rad
+    z0 = sphere.normalize(jnp.asarray(np.vstack([cluster, far]), jnp.float32))
+    assert 2.8 > np.arccos(-alpha)
+
+    def final(f):
+        return np.asarray(ode.integrate(f, z0, h=0.1, n_steps=600, retract=sphere.normalize, save_every=600)[1][-1])
+
+    seed_end = final(lambda t, z: ku.seed_field(z, None, 1.0, alpha))
+    sk_end = final(lambda t, z: ku.sphere_field(z, None, 1.0, 0.0))
+    assert seed_end[:-1] @ seed_end[-1] == pytest.approx(-np.ones(n - 1), abs=1e-4)  # the far one sits at the antipode
+    assert float(ku.order_parameter(jnp.asarray(seed_end))) == pytest.approx((n - 2) / n, abs=1e-4)
+    assert float(ku.order_parameter(jnp.asarray(sk_end))) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_rk4_order_experiment_measures_fourth_order():
@@ -236,6 +125,8 @@ def test_attention_rejects_wrong_shapes_and_options():
     for bad in (jnp.ones((4,)), jnp.ones((1, 2, 3, 4))):
         with pytest.raises(ValueError, match=r"\(B, T, d\) or \(T, d\)"):
             layer(bad)
+    with pytest.raises(ValueError, match="d=4"):
+        layer(jnp.ones((2, 9, 3)))  # wrong latent size
     with pytest.raises(ValueError, match="mask"):
         layer(Z, jnp.ones((2, 5), bool))
     with pytest.raises(ValueError, match="mask"):
@@ -244,6 +135,20 @@ def test_attention_rejects_wrong_shapes_and_options():
         ku.KuramotoAttention(4, form="dot", rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="skew"):
         ku.KuramotoAttention(4, generator=np.eye(4), rngs=nnx.Rngs(0))
+
+
+def test_the_learned_lag_only_reparametrizes_w_out():
+    layer = ku.KuramotoAttention(5, alpha_init=0.7, zero_init=False, rngs=nnx.Rngs(0))
+    z = sphere.random_point(jax.random.key(1), (2, 9, 5))
+    folded = ku.fold_lag_into_output(layer)
+    assert float(folded.alpha[...]) == 0.0 and float(layer.alpha[...]) == pytest.approx(0.7)
+    np.testing.assert_allclose(folded(z), layer(z), atol=1e-6)
+    # with W_out fixed at K I the lag does change the force (the physics of chapter 3)
+    fixed = ku.set_mean_field_weights(ku.KuramotoAttention(5, causal=False, alpha_init=0.7, rngs=nnx.Rngs(0)), 1.0)
+    unlagged = ku.set_mean_field_weights(ku.KuramotoAttention(5, causal=False, alpha_init=0.0, rngs=nnx.Rngs(0)), 1.0)
+    assert np.abs(np.asarray(fixed(z) - unlagged(z))).max() > 0.1
+    with pytest.raises(ValueError, match="sakaguchi"):
+        ku.fold_lag_into_output(ku.KuramotoAttention(5, form="seed", rngs=nnx.Rngs(0)))
 
 
 @pytest.mark.parametrize("form", ["sakaguchi", "seed"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spectral_manifolds import kuramoto as ku
+from spectral_manifolds import driven_rotor as ku
 from spectral_manifolds import ode, sphere
 
 

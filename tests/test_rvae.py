@@ -335,6 +335,19 @@ def test_seed_init_decodes_the_mean_badly(sweep):
     assert sweep[0].test_mse_mean < seed_init.test_mse_mean  # same beta, the book's init
 
 
+def test_seeds_change_weights_data_and_noise_but_not_within_a_seed():
+    cfg = exp_rvae.Config(epochs=2, n_train=64, n_test=64, batch=64, seq_len=16, beta=0.0)
+    a0, b0, a1 = exp_rvae.run_many([cfg, dataclasses.replace(cfg, beta=1e-2), dataclasses.replace(cfg, seed=1)])
+    # beta = 0 at seed 0 reproduces the single-seed run exactly (same weights, data, noise)
+    single = exp_rvae.run(cfg)
+    assert a0.loss == pytest.approx(single.loss, rel=1e-5) and a0.test_mse_mean == pytest.approx(single.test_mse_mean, rel=1e-5)
+    # same seed, other beta: same test data; other seed: other test data and other results
+    assert a0.noise_mse == b0.noise_mse and a0.noise_mse != a1.noise_mse
+    assert a1.config["seed"] == 1 and a0.loss != a1.loss
+    with pytest.raises(ValueError, match="differ only"):
+        exp_rvae.run_many([cfg, dataclasses.replace(cfg, lr=1e-2)])
+
+
 def test_run_is_the_one_beta_case():
     cfg = exp_rvae.Config(epochs=2, n_train=64, n_test=64, batch=64, seq_len=16, beta=0.1)
     single = exp_rvae.run(cfg)

@@ -105,12 +105,14 @@ def test_x64_context_restores_setting():
 @pytest.mark.parametrize("angle", [1e-6, 1e-4, 1e-2, 0.5, 3.0, np.pi - 1e-3])
 def test_dist_float32_matches_mpmath_over_whole_range(angle):
     """The atan2 form keeps full relative accuracy at small distances, where arccos cannot."""
-    mpmath.mp.dps = 40
     x = np.array([1.0, 0.0, 0.0], dtype=np.float32)
     y = np.array([np.cos(angle), np.sin(angle), 0.0], dtype=np.float32)  # the float32 point we test
-    xm, ym = [mpmath.mpf(float(a)) for a in x], [mpmath.mpf(float(a)) for a in y]
-    ym_norm = mpmath.sqrt(sum(a * a for a in ym))
-    exact = 2 * mpmath.asin(mpmath.sqrt(sum((a - b / ym_norm) ** 2 for a, b in zip(xm, ym))) / 2)
+    dps = mpmath.mp.dps
+    with mpmath.workdps(40):  # local precision: mpmath's global setting is left as it was
+        xm, ym = [mpmath.mpf(float(a)) for a in x], [mpmath.mpf(float(a)) for a in y]
+        ym_norm = mpmath.sqrt(sum(a * a for a in ym))
+        exact = 2 * mpmath.asin(mpmath.sqrt(sum((a - b / ym_norm) ** 2 for a, b in zip(xm, ym))) / 2)
+    assert mpmath.mp.dps == dps
     ours = float(J.dist(x, y))
     assert abs(ours - float(exact)) <= 4e-7 * max(float(exact), 1e-3) + 1e-12
 

@@ -40,6 +40,25 @@ def plot_loss_curves(histories: Mapping[str, Sequence[float]], *, xlabel: str = 
     return fig
 
 
+def plot_seed_curves(curves: Mapping[str, np.ndarray], *, xlabel: str = "epoch", ylabel: str = "loss", logy: bool = True, reference: Mapping[str, float] | None = None, title: str | None = None, ax=None):
+    """Training curves over seeds: the mean line and a band from the lowest to the highest
+    seed, one colour per named ``(S, E)`` array; optional horizontal reference lines."""
+    fig, ax = _axes(ax)
+    for i, (name, values) in enumerate(curves.items()):
+        v = np.atleast_2d(np.asarray(values, dtype=float))
+        x = np.arange(1, v.shape[1] + 1)
+        ax.plot(x, v.mean(axis=0), color=f"C{i}", label=f"{name} (mean of {v.shape[0]} seeds)")
+        ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=f"C{i}", alpha=0.2, lw=0)
+    for j, (name, y) in enumerate((reference or {}).items()):
+        ax.axhline(y, color="0.3", ls=("--", ":", "-.")[j % 3], lw=1, label=name)
+    if logy:
+        ax.set_yscale("log")
+    _label(ax, xlabel, ylabel, title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
+
+
 def plot_latent_heatmaps(panels: Mapping[str, np.ndarray], *, title: str | None = None, cmap: str = "RdBu_r"):
     """Latent trajectories side by side as images: time step down, latent coordinate across.
 
@@ -150,15 +169,19 @@ def plot_memory_responses(panels: Mapping[str, tuple], *, title: str | None = No
     return fig
 
 
-def plot_timings(lengths: Sequence[float], seconds: Mapping[str, Sequence[float]], *, title: str | None = None, ax=None):
+def plot_timings(lengths: Sequence[float], seconds: Mapping[str, Sequence[float]], *, title: str | None = None, ax=None, fit_from: float | None = None):
     """Run time against sequence length, log-log, one line per method; the legend gives
-    each line's fitted growth exponent (slope of log time against log length)."""
+    each line's fitted growth exponent (slope of log time against log length), fitted
+    over lengths >= ``fit_from`` (all lengths when None)."""
     fig, ax = _axes(ax)
     lengths = np.asarray(lengths, dtype=float)
+    fit = lengths >= (fit_from if fit_from is not None else -np.inf)
     for name, s in seconds.items():
         s = np.asarray(s, dtype=float)
-        slope = np.polyfit(np.log(lengths), np.log(s), 1)[0] if lengths.size > 1 else float("nan")
+        slope = np.polyfit(np.log(lengths[fit]), np.log(s[fit]), 1)[0] if fit.sum() > 1 else float("nan")
         ax.plot(lengths, 1e3 * s, marker="o", label=f"{name} (slope {slope:.2f})")
+    if fit_from is not None:
+        ax.axvspan(fit_from, lengths.max(), color="0.9", zorder=0, label=f"fit range (T ≥ {fit_from:g})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T (time steps)")
@@ -558,4 +581,33 @@ def plot_rate_distortion(kl: Sequence[float], mse: Sequence[float], labels: Sequ
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     _label(ax, xlabel, ylabel, title)
     ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+def plot_sync_errors(series: Mapping[str, tuple], *, floor: float | None = None, threshold: float | None = None, xlabel: str = r"coupling relative to onset $K / K_c$", ylabel: str = r"$|r - r^*|$ (order parameter, dimensionless)", title: str | None = None, ax=None):
+    """Deviation of simulated order parameters from the Ott-Antonsen theory (chapter 3).
+
+    ``series[label] = (K / K_c, |r - r*|)``; labels that share a prefix before " | "
+    share a colour (one lag), the part after it picks the marker (one model).
+    ``floor``: a horizontal reference (e.g. the finite-size scale N^-1/2);
+    ``threshold``: a vertical line at the K / K_c from which the comparison counts.
+    """
+    fig, ax = _axes(ax, figsize=(6.5, 4.0))
+    colours: dict[str, str] = {}
+    markers: dict[str, str] = {}
+    for label, (x, y) in series.items():
+        group, _, kind = label.partition(" | ")
+        colour = colours.setdefault(group, f"C{len(colours)}")
+        marker = markers.setdefault(kind, "os^v"[len(markers) % 4])
+        style = "-" if list(markers).index(kind) == 0 else "--"
+        ax.plot(np.asarray(x, float), np.maximum(np.asarray(y, float), 1e-6), marker=marker, ms=4, lw=0.8, color=colour,
+                ls=style, label=label)
+    if floor is not None:
+        ax.axhline(floor, color="k", lw=0.8, ls=":", label=r"finite-size scale $N^{-1/2}$")
+    if threshold is not None:
+        ax.axvline(threshold, color="grey", lw=0.8, ls="-.", label=f"K = {threshold:g} K_c")
+    ax.set_yscale("log")
+    _label(ax, xlabel, ylabel, title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
     return fig

@@ -44,10 +44,13 @@ Two properties measured in chapter 1 (and tested in tests/test_rvae.py):
 * for d >= 3 a very wide ``q`` is NOT uniform (the angle from ``mu`` becomes uniform on
   [0, pi]); its KL tends to ``log A_(d-1) - log A_(d-2) - log pi + (d-2) log 2`` and is
   smallest near ``sigma ~ pi / (2 sqrt(d-1))``;
-* ``q`` is singular (integrably) at ``-mu`` and, through the wraps, at ``mu``, so the
-  single-sample reparameterized KL gradient has infinite variance once samples reach
-  those points (``sigma`` above about 0.45 in d = 21): a large ``beta`` can throw
-  ``sigma`` onto the wide plateau of the KL. Truncating the wrap sum at a fixed ``|k|``
+* ``q`` is singular (integrably) at ``-mu`` and, through the wraps, at ``mu``
+  (``log q ~ -(d-2) log sin r0``), so the single-sample reparameterized KL gradient
+  contains ``(d-2) cot(r0) dr0/dsigma ~ +-(d-2)/|pi - |v||`` near ``|v| = pi``: its
+  expectation diverges logarithmically, so once samples reach those points (``sigma``
+  above about 0.45 in d = 21) the pathwise estimator has no mean, not merely an
+  infinite variance, and a large ``beta`` can throw ``sigma`` onto the wide plateau of
+  the KL. Truncating the wrap sum at a fixed ``|k|``
   biases the KL low at large ``sigma`` and makes that worse; the windows of
   :func:`wrapped_normal_log_prob` follow the peak of the terms instead.
 
@@ -65,7 +68,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from spectral_manifolds import sphere
+from spectral_manifolds import sphere, validate
 
 __all__ = [
     "RVAE",
@@ -238,15 +241,6 @@ class RVAEOutput(NamedTuple):
     v: jax.Array
 
 
-def _as_batched(x, n_channels: int):
-    """(T, C) -> (1, T, C); (B, T, C) unchanged; anything else -> ValueError."""
-    if x.ndim not in (2, 3):
-        raise ValueError(f"RVAE expects input of shape (B, T, C) or (T, C) with C={n_channels}, got shape {tuple(x.shape)}")
-    if x.shape[-1] != n_channels:
-        raise ValueError(f"RVAE was built for C={n_channels} channels, got input of shape {tuple(x.shape)}")
-    return (x[None], True) if x.ndim == 2 else (x, False)
-
-
 class RVAE(nnx.Module):
     """Stage I of the ManifoldFormer: causal-conv encoder onto S^(d-1), pointwise decoder.
 
@@ -297,7 +291,7 @@ class RVAE(nnx.Module):
 
     def encode(self, x):
         """x: (B, T, C) or (T, C) -> (mu, sigma), each (B, T, d) or (T, d); mu on the sphere."""
-        xb, squeeze = _as_batched(x, self.n_channels)
+        xb, squeeze = validate.sequence(x, "RVAE input", last=self.n_channels, last_name="C")
         h = jax.nn.relu(self.conv1(xb))
         h = jax.nn.relu(self.conv2(h))
         mu = sphere.normalize(self.to_mu(h))

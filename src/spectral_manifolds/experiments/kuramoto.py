@@ -13,7 +13,7 @@ Three measurements, each a function of one :class:`KuramotoConfig`:
    lag), the seed's ``sin(<q, k> + alpha)`` form with the same lag, and the rotation lag
    ``exp(-alpha A)``; late-time order parameter and speed of the mean field.
 3. :func:`run_rk4_order` -- classic RK4 (with retraction) on the nonlinear,
-   time-dependent :func:`~spectral_manifolds.kuramoto.driven_rotor_field` against its
+   time-dependent :func:`~spectral_manifolds.driven_rotor.driven_rotor_field` against its
    closed form: error and error ratio as ``h`` halves; one step of ``h = 1`` against
    4 substeps of ``h = 0.25``.
 
@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spectral_manifolds import kuramoto as ku
+from spectral_manifolds import driven_rotor as rotor
+from spectral_manifolds import kuramoto_theory as ku
 from spectral_manifolds import ode, runtime, sphere
 
 
@@ -145,6 +146,8 @@ def run_sync_curves(cfg: KuramotoConfig) -> tuple[dict, dict]:
 
 
 # --------------------------------------------------------------------------- 2. portraits
+NEAR = 0.1  # radians: "at" the mean direction or at its antipode
+
 PORTRAIT_VARIANTS = (
     # (name, field, lag kind, use the lag?)
     ("Kuramoto, no lag", "sakaguchi", "linear", False),
@@ -164,7 +167,10 @@ def run_portraits(cfg: KuramotoConfig) -> tuple[dict, dict]:
         ``cluster_speed`` (the field's speed for a fully synchronized cluster at the
         final mean direction; ``K sin(alpha) |A m^|`` under the linear lag),
         ``final_height`` (``e_3`` component of the final ``m^``, +-1 on the lag axis),
-        ``max_norm_error`` (``max |1 - |z||`` over all states).
+        ``max_norm_error`` (``max |1 - |z||`` over all states), ``final_angles: (N,)``
+        (geodesic angle of each oscillator from the final ``m^``, radians),
+        ``n_at_mean`` / ``n_at_antipode`` (oscillators within :data:`NEAR` rad of ``m^`` /
+        of ``-m^``).
     """
     key = runtime.seed_everything(cfg.seed)
     z0 = sphere.random_point(key, (cfg.portrait_n, 3))
@@ -188,17 +194,22 @@ def run_portraits(cfg: KuramotoConfig) -> tuple[dict, dict]:
             f, z0, h=cfg.portrait_h, n_steps=n_saves * save_every, retract=sphere.normalize, save_every=save_every
         )
 
-    for name, form, kind, lagged in runtime.progress(PORTRAIT_VARIANTS, desc="phase portraits"):
+    compiled = {}  # compile every variant first, so the notices do not interleave with the bar
+    for name, form, kind, lagged in PORTRAIT_VARIANTS:
         alpha = cfg.portrait_alpha if lagged else 0.0
-        fn = runtime.compile_with_notice(
+        compiled[name] = runtime.compile_with_notice(
             jax.jit(lambda al, form=form, kind=kind: simulate(al, form, kind)), jnp.float32(alpha), name=f"portrait: {name}"
         )
-        compile_seconds[f"portrait: {name}"] = fn.compile_seconds
-        ts, zs = runtime.block(fn(jnp.float32(alpha)))
+        compile_seconds[f"portrait: {name}"] = compiled[name].compile_seconds
+    for name, form, kind, lagged in runtime.progress(PORTRAIT_VARIANTS, desc="phase portraits"):
+        alpha = cfg.portrait_alpha if lagged else 0.0
+        ts, zs = runtime.block(compiled[name](jnp.float32(alpha)))
         ts, zs = np.asarray(ts), np.asarray(zs)
         m = zs.mean(axis=1)
         speed = np.linalg.norm(np.diff(m, axis=0), axis=-1) / np.diff(ts)
         late = slice(3 * len(speed) // 4, None)
+        m_hat = m[-1] / max(np.linalg.norm(m[-1]), 1e-12)
+        angles = np.arccos(np.clip(zs[-1] @ m_hat / np.linalg.norm(zs[-1], axis=-1), -1.0, 1.0))
         portraits[name] = {
             "alpha": float(alpha),
             "times": ts,
@@ -210,13 +221,16 @@ def run_portraits(cfg: KuramotoConfig) -> tuple[dict, dict]:
             "cluster_speed": float(np.linalg.norm(np.asarray(fn_cluster(jnp.asarray(m[-1:]), jnp.float32(alpha), form, kind)))),
             "final_height": float(m[-1, 2] / max(np.linalg.norm(m[-1]), 1e-12)),
             "max_norm_error": float(np.abs(1.0 - np.linalg.norm(zs, axis=-1)).max()),
+            "final_angles": angles,
+            "n_at_mean": int(np.sum(angles < NEAR)),
+            "n_at_antipode": int(np.sum(angles > np.pi - NEAR)),
         }
     return portraits, compile_seconds
 
 
 # --------------------------------------------------------------------------- 3. RK4 order
 def run_rk4_order(cfg: KuramotoConfig, phi0: float = 2.5, lam0: float = 0.3) -> dict:
-    """Convergence of classic RK4 (+ retraction) on :func:`~spectral_manifolds.kuramoto.driven_rotor_field`.
+    """Convergence of classic RK4 (+ retraction) on :func:`~spectral_manifolds.driven_rotor.driven_rotor_field`.
 
     Returns:
         dict with ``steps: (n,)``, ``errors: (n,)`` (``|z_h(T) - z(T)|`` at
@@ -225,18 +239,18 @@ def run_rk4_order(cfg: KuramotoConfig, phi0: float = 2.5, lam0: float = 0.3) -> 
         start: ``one_step_error`` (one step of ``h = 1``), ``substeps_error`` (4 substeps
         of ``h = 0.25``), ``one_vs_substeps`` (their distance).
     """
-    z0 = jnp.asarray(ku.driven_rotor_solution(0.0, phi0, lam0), jnp.float32)
-    exact_T = ku.driven_rotor_solution(cfg.order_t, phi0, lam0)
+    z0 = jnp.asarray(rotor.driven_rotor_solution(0.0, phi0, lam0), jnp.float32)
+    exact_T = rotor.driven_rotor_solution(cfg.order_t, phi0, lam0)
     errors = []
     for h in cfg.order_steps:
         n = int(round(cfg.order_t / h))
-        run = jax.jit(lambda z, h=h, n=n: ode.integrate(ku.driven_rotor_field, z, h=h, n_steps=n, retract=sphere.normalize, save_every=n)[1][-1])
+        run = jax.jit(lambda z, h=h, n=n: ode.integrate(rotor.driven_rotor_field, z, h=h, n_steps=n, retract=sphere.normalize, save_every=n)[1][-1])
         errors.append(float(np.linalg.norm(np.asarray(run(z0), np.float64) - exact_T)))
     errors = np.asarray(errors)
     ratios = errors[:-1] / errors[1:]
-    step = jax.jit(lambda z, n: ode.rk4_substeps(ku.driven_rotor_field, 0.0, z, 1.0, n, sphere.normalize), static_argnums=1)
+    step = jax.jit(lambda z, n: ode.rk4_substeps(rotor.driven_rotor_field, 0.0, z, 1.0, n, sphere.normalize), static_argnums=1)
     one, four = np.asarray(step(z0, 1), np.float64), np.asarray(step(z0, 4), np.float64)
-    exact_1 = ku.driven_rotor_solution(1.0, phi0, lam0)
+    exact_1 = rotor.driven_rotor_solution(1.0, phi0, lam0)
     return {
         "steps": np.asarray(cfg.order_steps),
         "errors": errors,

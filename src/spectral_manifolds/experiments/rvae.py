@@ -9,10 +9,12 @@ Task (DESIGN.md, "The seeds' experimental setup"; data from
 with the single-sample Monte-Carlo KL of :func:`spectral_manifolds.rvae.kl_to_uniform`
 (nats per time step). Adam (optax) at ``lr = 1e-3`` (seed 000, lesson 3).
 
-:func:`run_sweep` trains one model per ``beta`` in a single compiled program
-(``jax.vmap`` over the models, the same initial weights, batches and noise draws for
-every ``beta``), so a KL/reconstruction trade-off costs one compile. :func:`run` is the
-one-``beta`` case. A test set is drawn with a different data seed. Results carry the
+:func:`run_many` trains several models in a single compiled program (``jax.vmap`` over
+the models): configs that share a ``seed`` share initial weights, batches and noise
+draws, so they differ only by what the configs change (``beta``, ``sigma_init``), and
+configs with different seeds give the per-seed values that :mod:`spectral_manifolds.report`
+pairs by seed. :func:`run_sweep` is one model per ``beta``, :func:`run` the one-``beta``
+case. A test set is drawn with a different data seed. Results carry the
 per-epoch mean tangent length ``|v|`` (``radius``): pi means samples sit at the antipode
 of ``mu`` (the seed's initialization), far above pi that ``sigma`` ran away onto the wide
 plateau of the KL (large ``beta``; see :mod:`spectral_manifolds.rvae`).
@@ -145,10 +147,12 @@ def run_sweep(config: Config, betas: Sequence[float]) -> list[Result]:
 def run_many(configs: Sequence[Config]) -> list[Result]:
     """Train one RVAE per config, all in one compiled program (``jax.vmap`` over models).
 
-    The configs may differ only in ``beta`` and ``sigma_init``. Every model starts from
-    the same weights (``seed``; only the sigma head differs when ``sigma_init`` does),
-    sees the same batches in the same order (the seeds' fixed blocks) and the same
-    latent noise draws, so the runs differ only by what the configs change.
+    The configs may differ only in ``beta``, ``sigma_init`` and ``seed``. Models with the
+    same ``seed`` start from the same weights (only the sigma head differs when
+    ``sigma_init`` does), see the same batches in the same order (the seeds' fixed
+    blocks of data seed ``seed``) and the same latent noise draws, so within a seed the
+    runs differ only by what the configs change; a different ``seed`` changes the
+    initial weights, the training and test data and the noise draws.
 
     Returns:
         One :class:`Result` per config, in order.
@@ -163,23 +167,28 @@ def run_many(configs: Sequence[Config]) -> list[Result]:
     configs = list(configs)
     if not configs or not all(isinstance(c, Config) for c in configs):
         raise ValueError("configs must be a non-empty sequence of Config")
-    base = dataclasses.replace(configs[0], beta=0.0, sigma_init=None)
+    base = dataclasses.replace(configs[0], beta=0.0, sigma_init=None, seed=0)
     for c in configs:
-        if dataclasses.replace(c, beta=0.0, sigma_init=None) != base:
-            raise ValueError("run_many: configs may differ only in beta and sigma_init")
+        if dataclasses.replace(c, beta=0.0, sigma_init=None, seed=0) != base:
+            raise ValueError("run_many: configs may differ only in beta, sigma_init and seed")
     betas = [c.beta for c in configs]
-    config = configs[0]
-    cfg = config
-    key = runtime.seed_everything(cfg.seed)
-    init_key, train_key, test_key = jax.random.split(key, 3)
-    train, test = make_data(cfg)
+    cfg = configs[0]
+    runtime.seed_everything(cfg.seed)
+    seeds = sorted({c.seed for c in configs})
+    keys = {s: jax.random.split(jax.random.key(s), 3) for s in seeds}  # init, train, test keys per seed
+    data = {s: make_data(dataclasses.replace(cfg, seed=s)) for s in seeds}
     n_batches = cfg.n_train // cfg.batch
-    xs = jnp.asarray(train.x).reshape(n_batches, cfg.batch, *train.x.shape[1:])
-    ys = jnp.asarray(train.y_recon).reshape(xs.shape)
+
+    def batches(a):  # (n_train, T, C) -> (n_batches, batch, T, C)
+        return jnp.asarray(a).reshape(n_batches, cfg.batch, *a.shape[1:])
+
+    xs = jnp.stack([batches(data[c.seed][0].x) for c in configs], axis=1)  # (n_batches, m, batch, T, C)
+    ys = jnp.stack([batches(data[c.seed][0].y_recon) for c in configs], axis=1)
+    train_keys = jnp.stack([keys[c.seed][1] for c in configs])
 
     per_model = []
     for c in configs:
-        model = RVAE(cfg.n_channels, cfg.latent_dim, sigma_init=c.sigma_init, rngs=nnx.Rngs(params=init_key))
+        model = RVAE(cfg.n_channels, cfg.latent_dim, sigma_init=c.sigma_init, rngs=nnx.Rngs(params=keys[c.seed][0]))
         graphdef, params = nnx.split(model, nnx.Param)
         per_model.append(params)
     n_params = int(sum(p.size for p in jax.tree.leaves(params)))
@@ -203,27 +212,25 @@ def run_many(configs: Sequence[Config]) -> list[Result]:
 
     # One jitted step for all models (a Python loop over steps: on XLA:CPU a lax.scan
     # over convolutions ran several times slower than the same steps unrolled).
-    step = jax.jit(jax.vmap(one_model_step, in_axes=(0, 0, 0, None, None, None)))
+    step = jax.jit(jax.vmap(one_model_step, in_axes=(0, 0, 0, 0, 0, 0)))
+    step_keys = jax.vmap(lambda k, e, b: jax.random.fold_in(jax.random.fold_in(k, e), b), in_axes=(0, None, None))
     step_fn = runtime.compile_with_notice(
-        step, stacked, opt_state, beta_arr, xs[0], ys[0], train_key, name=f"RVAE train step ({m} model(s))"
+        step, stacked, opt_state, beta_arr, xs[0], ys[0], train_keys, name=f"RVAE train step ({m} model(s), {len(seeds)} seed(s))"
     )
 
     history = []
     with runtime.Timer() as timer:
         for e in runtime.progress(range(cfg.epochs), desc=f"RVAE x{m} (epochs)"):
-            epoch_key = jax.random.fold_in(train_key, e)
             metrics = []
             for b in range(n_batches):
-                stacked, opt_state, met = step_fn(stacked, opt_state, beta_arr, xs[b], ys[b], jax.random.fold_in(epoch_key, b))
+                stacked, opt_state, met = step_fn(stacked, opt_state, beta_arr, xs[b], ys[b], step_keys(train_keys, e, b))
                 metrics.append(met)
             history.append(jnp.mean(jnp.stack(metrics), axis=0))
         runtime.block(stacked)
     history = np.asarray(jnp.stack(history))  # (epochs, m, 4): loss, mse, kl, mean |v|
 
-    x_test, y_test = jnp.asarray(test.x), jnp.asarray(test.y_recon)
-
     @jax.jit
-    def evaluate(p):
+    def evaluate(p, x_test, y_test, test_key):
         mdl = nnx.merge(graphdef, p)
         mean_out = mdl(x_test)
         out = mdl(x_test, test_key)
@@ -236,12 +243,13 @@ def run_many(configs: Sequence[Config]) -> list[Result]:
             jnp.mean(jnp.linalg.norm(out.v, axis=-1)),
         ])
 
-    noise_mse = float(np.mean((test.x - test.y_recon) ** 2))
-    signal_var = float(np.mean(test.y_recon**2))
     results = []
     for i, (beta, c) in enumerate(zip(betas, configs)):
+        test = data[c.seed][1]
+        noise_mse = float(np.mean((test.x - test.y_recon) ** 2))
+        signal_var = float(np.mean(test.y_recon**2))
         p_i = jax.tree.map(lambda a: a[i], stacked)
-        ev = np.asarray(evaluate(p_i))
+        ev = np.asarray(evaluate(p_i, jnp.asarray(test.x), jnp.asarray(test.y_recon), keys[c.seed][2]))
         results.append(
             Result(
                 beta=beta,
