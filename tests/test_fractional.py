@@ -166,6 +166,39 @@ def test_fft_equals_direct_long_sequence():
     assert float(jnp.max(jnp.abs(a - b))) <= 1e-5 * float(jnp.max(jnp.abs(a)))
 
 
+# (T, n) pairs whose linear-convolution length T + min(n, T-1) is already a fast FFT size
+# (2^a 3^b 5^c), so next_fast_len adds no slack: any padding shorter by one sample wraps.
+EXACT_LENGTHS = [(33, 31), (65, 31), (100, 28), (41, 100), (41, 4), (23, 22), (129, 127), (7, 2)]
+
+
+@pytest.mark.parametrize("T,n", EXACT_LENGTHS)
+def test_fft_linear_convolution_where_next_fast_len_does_not_round_up(T, n):
+    """Oracle: numpy's direct linear convolution of z with the kernel [0, w_1, ..., w_n]."""
+    m = min(n, T - 1)
+    assert fft_length(T, n) == T + m  # no rounding up: the padding is exactly the minimum
+    rng = np.random.default_rng(T * 1000 + n)
+    z = rng.normal(size=(T, 2))
+    w = np.asarray(power_law_weights(n, 0.6), np.float64)
+    kernel = np.concatenate([[0.0], w])
+    expect = np.stack([np.convolve(z[:, c], kernel)[:T] for c in range(2)], axis=1)
+    got = np.asarray(memory_fft(z.astype(np.float32), w.astype(np.float32)), np.float64)
+    assert np.max(np.abs(got - expect)) <= 2e-5 * max(1.0, np.max(np.abs(expect)))
+    # an impulse at the last step must not wrap onto the first outputs
+    last = np.zeros((T, 1), np.float32)
+    last[-1] = 1.0
+    assert float(np.max(np.abs(np.asarray(memory_fft(last, w.astype(np.float32)))))) < 1e-6
+
+
+def test_direct_precisions_agree_and_bad_precision_rejected():
+    z = jax.random.normal(jax.random.key(7), (2, 96, 3))
+    w = power_law_weights(96, 0.4)
+    hi, lo = memory_direct(z, w), memory_direct(z, w, precision="default")
+    scale = float(jnp.max(jnp.abs(hi)))
+    assert float(jnp.max(jnp.abs(hi - lo))) <= 1e-2 * scale  # TF32 keeps ~1e-3 relative, float32 far better
+    with pytest.raises(ValueError, match="precision"):
+        memory_direct(z, w, precision="tf32")
+
+
 def test_fft_convolution_is_linear_not_circular():
     """An impulse at the last sample must not wrap around onto early outputs."""
     T = 64
@@ -283,18 +316,41 @@ def test_kernel_fit_moves_the_learnable_kernel_to_the_data():
     assert abs(power_law_memory.kernel_exponent(power_law_weights(500, 0.35))) == pytest.approx(0.35, abs=0.01)
 
 
-def test_benchmark_rows_agree_and_fit_exponents():
-    cfg = memory_benchmark.BenchmarkConfig(lengths=(32, 64, 128), batch=1, dim=2, repeats=1)
+def test_benchmark_rows_agree_and_fit_exponents(capsys):
+    cfg = memory_benchmark.BenchmarkConfig(lengths=(32, 64, 128, 256), batch=1, dim=2, repeats=1, bandwidth_mb=4)
     res = memory_benchmark.run(cfg)
-    assert [r["T"] for r in res.rows] == [32, 64, 128]
-    assert all(r["max_rel_diff"] < 1e-5 and r["direct_s"] > 0 and r["fft_s"] > 0 for r in res.rows)
-    assert np.isfinite(res.slope_direct) and np.isfinite(res.slope_fft)
+    assert [r["T"] for r in res.rows] == [32, 64, 128, 256]
+    for r in res.rows:
+        assert r["rel_diff_fft"] < 1e-5 and r["rel_diff_default"] < 1e-2
+        assert all(r[f"{m}_s"] > 0 for m in memory_benchmark.METHODS)
+        assert r["toeplitz_bytes"] == 4 * r["T"] ** 2  # the (T, T) float32 Toeplitz matrix
+        # the FFT moves at least its input and its output once, and its floor is that over the bandwidth
+        assert r["fft_bytes"] >= 8 * r["T"] * cfg.dim * cfg.batch
+        assert r["fft_floor_s"] == pytest.approx(r["fft_bytes"] / res.bandwidth_bytes_per_s)
+        assert r["fp32_over_fft"] == pytest.approx(r["direct FP32_s"] / r["FFT_s"])
+    assert res.fit_lengths == [128, 256]  # the larger half only
+    assert set(res.exponents) == set(memory_benchmark.METHODS) and all(np.isfinite(list(res.exponents.values())))
+    assert res.bandwidth_bytes_per_s > 0
+    df = res.table()
+    assert list(df.index) == [32, 64, 128, 256] and "FFT / floor" in df.columns
+    assert len(res.exponent_table()) == 3
+    # every compile notice comes before the timing loop: exactly one notice and one total
+    out = capsys.readouterr().out
+    assert out.count("Compiling") == 1 and out.count("Compiled") == 1
     assert memory_benchmark.growth_exponent([10, 100, 1000], [1, 100, 10000]) == pytest.approx(2.0)
-    assert "direct/FFT" in res.table()
+
+
+def test_staged_fft_bytes_agree_with_xla_cost_analysis():
+    """The stage-by-stage count of the FFT's memory traffic against XLA's own estimate."""
+    B, T, d = 4, 1024, 16
+    compiled = jax.jit(memory_fft).lower(jnp.ones((B, T, d)), power_law_weights(T, 0.5)).compile()
+    xla = memory_benchmark._bytes_accessed(compiled)
+    staged = memory_benchmark.staged_fft_bytes(B, T, d, fft_length(T, T))
+    assert xla > 0 and 0.75 < staged / xla < 1.33, (staged, xla)
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(lengths=(128,)), dict(lengths=(256, 128)), dict(repeats=0), dict(gamma=1.0)]
+    "kwargs", [dict(lengths=(128,)), dict(lengths=(256, 128)), dict(repeats=0), dict(gamma=1.0), dict(bandwidth_mb=0)]
 )
 def test_benchmark_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):

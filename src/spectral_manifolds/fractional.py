@@ -40,6 +40,7 @@ one on the first ``T`` outputs, O(T log T) (DESIGN.md trap: never circular).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +48,8 @@ import numpy as np
 from flax import nnx
 from scipy import fft as sp_fft
 from scipy import special
+
+from spectral_manifolds import validate
 
 __all__ = [
     "check_gamma",
@@ -83,17 +86,18 @@ def _check_n(n) -> int:
 
 
 def _check_series(z, weights):
-    """Validate ``z: (B, T, d) or (T, d)`` and ``weights: (n,)``; return them as arrays."""
+    """Validate ``z: (B, T, d) or (T, d)`` (the shared :func:`spectral_manifolds.validate.sequence`)
+    and ``weights: (n,)``; return ``(z_batched, weights, was_unbatched)`` as float arrays."""
+    z, unbatched = validate.sequence(z, "z", last_name="d")
     z = jnp.asarray(z)
     weights = jnp.asarray(weights)
-    if z.ndim not in (2, 3):
-        raise ValueError(f"z must have shape (B, T, d) or (T, d), got shape {z.shape}")
-    if z.shape[-2] < 1:
-        raise ValueError(f"z needs at least one time step, got shape {z.shape}")
     if weights.ndim != 1 or weights.shape[0] < 1:
         raise ValueError(f"weights must have shape (n,) with n >= 1, got shape {weights.shape}")
     dtype = jnp.result_type(z.dtype, weights.dtype, jnp.float32)
-    return z.astype(dtype), weights.astype(dtype)
+    return z.astype(dtype), weights.astype(dtype), unbatched
+
+
+PRECISIONS = {"highest": jax.lax.Precision.HIGHEST, "default": jax.lax.Precision.DEFAULT}
 
 
 # --------------------------------------------------------------------------- weights
@@ -140,31 +144,36 @@ def naive_weights(n: int, gamma: float, dtype=jnp.float32) -> jax.Array:
 
 
 # --------------------------------------------------------------------------- memory
-def memory_direct(z, weights) -> jax.Array:
+def memory_direct(z, weights, precision: str = "highest") -> jax.Array:
     """Causal power-law memory by the direct O(T^2) sum (the reference).
 
     ``M[t] = sum_{k=1}^{min(t, n)} w_k z[t-k]``: ``z[t]`` itself is excluded, ``M[0] = 0``,
     lags beyond ``n`` are dropped (a kernel shorter than the series truncates the memory).
-    Builds the lower-triangular ``(T, T)`` Toeplitz matrix ``W[t, s] = w_{t-s}`` and
-    multiplies at full float32 precision (``Precision.HIGHEST``, no TF32 on GPUs).
+    Builds the lower-triangular ``(T, T)`` Toeplitz matrix ``W[t, s] = w_{t-s}`` (``4 T^2``
+    bytes in float32) and multiplies: one matmul.
 
     Args:
         z: (B, T, d) or (T, d).
         weights: (n,), ``weights[k-1] = w_k``.
+        precision: ``"highest"`` (default: full float32, no TF32 on GPUs) or ``"default"``
+            (the backend's default matmul precision: TF32 on recent NVIDIA GPUs, float32
+            on a CPU).
     Returns:
         Same shape as ``z``.
     """
-    z, weights = _check_series(z, weights)
-    return _memory_direct(z, weights)
+    validate.choice("precision", precision, tuple(PRECISIONS))
+    z, weights, unbatched = _check_series(z, weights)
+    out = _memory_direct(z, weights, precision)
+    return out[0] if unbatched else out
 
 
-@jax.jit
-def _memory_direct(z, weights):
+@partial(jax.jit, static_argnames=("precision",))
+def _memory_direct(z, weights, precision="highest"):
     T, n = z.shape[-2], weights.shape[0]
     lag = jnp.arange(T)[:, None] - jnp.arange(T)[None, :]  # (T, T), t - s
     valid = (lag >= 1) & (lag <= n)
     toeplitz = jnp.where(valid, weights[jnp.clip(lag - 1, 0, n - 1)], 0.0)
-    return jnp.einsum("ts,...sd->...td", toeplitz, z, precision=jax.lax.Precision.HIGHEST)
+    return jnp.einsum("ts,...sd->...td", toeplitz, z, precision=PRECISIONS[precision])
 
 
 def fft_length(T: int, n: int) -> int:
@@ -191,8 +200,9 @@ def memory_fft(z, weights) -> jax.Array:
     Returns:
         Same shape as ``z``.
     """
-    z, weights = _check_series(z, weights)
-    return _memory_fft(z, weights)
+    z, weights, unbatched = _check_series(z, weights)
+    out = _memory_fft(z, weights)
+    return out[0] if unbatched else out
 
 
 @jax.jit
