@@ -1,4 +1,4 @@
-"""Tests for spectral_manifolds.alignment and experiments.alignment (chapter 6).
+"""Tests for spectral_manifolds.alignment and experiments.alignment_* (chapter 6).
 
 Oracles: scipy.linalg.orthogonal_procrustes (reflections allowed), scipy.spatial.procrustes
 (centred and scaled: another quantity), closed forms (Cayley in 2-D, brute-force Gram
@@ -35,7 +35,9 @@ from spectral_manifolds.alignment import (
     svd_procrustes_loss,
 )
 from spectral_manifolds.data.oscillators import SeedTaskConfig, seed_task
-from spectral_manifolds.experiments import alignment as exp
+from spectral_manifolds.experiments import alignment_calibration as cal
+from spectral_manifolds.experiments import alignment_fits as fits
+from spectral_manifolds.experiments import alignment_svd as svdx
 
 SETTINGS = dict(max_examples=10, deadline=None)
 # A few shapes only: eager JAX compiles every primitive once per new shape.
@@ -46,7 +48,7 @@ B_ = st.sampled_from([1, 3])
 
 
 def _orth(d, rng, det=None):
-    q = exp.random_orthogonal(d, rng, det=det if det is not None else int(rng.choice([-1, 1])))
+    q = cal.random_orthogonal(d, rng, det=det if det is not None else int(rng.choice([-1, 1])))
     return q
 
 
@@ -75,7 +77,7 @@ def test_procrustes_sq_matches_scipy_orthogonal_procrustes(t, d, seed):
 
 
 def test_zero_padding_lets_a_rotation_absorb_a_reflection():
-    data = exp.fit_data(exp.RotationFitConfig(n_train=64, n_test=64))
+    data = fits.fit_data(fits.RotationFitConfig(n_train=64, n_test=64))
     padded = float(jnp.mean(procrustes_sq(data["z_ref_test"], data["o_test"], reflections=False)))
     unpadded = float(jnp.mean(procrustes_sq(data["z_ref6_test"], data["o6_test"], reflections=False)))
     assert padded < 1e-3 < 1.0 < unpadded
@@ -112,7 +114,7 @@ def test_rotation_only_distance_is_kabsch(t, d, seed):
     assert got_so >= got_o - 1e-4 * scale
     # no random rotation does better than the Kabsch optimum
     for _ in range(20):
-        q = exp.random_orthogonal(d, rng, det=1)
+        q = cal.random_orthogonal(d, rng, det=1)
         assert np.sum((a @ q - b) ** 2) >= expected - 1e-6 * scale
 
 
@@ -180,9 +182,32 @@ def test_rmse_definition_and_unbatched_agrees_with_batched():
     assert procrustes_sq(zz, oo).shape == (2,)
 
 
+def test_oracle_distance_is_the_mean_of_per_sample_rmses():
+    """A batch of unequal samples: the distance is the mean over samples of each sample's RMSE
+    after its own best orthogonal map (scipy.linalg.orthogonal_procrustes), not the RMSE of
+    the pooled entries and not one map for the whole batch."""
+    rng = np.random.default_rng(11)
+    t, d = 40, 6
+    o = np.stack([_traj(rng, t, d, unit=True) for _ in range(3)])
+    z = np.stack([
+        o[0] @ _orth(d, rng).astype(np.float32),                 # a rotated copy: RMSE 0
+        _traj(rng, t, d, unit=True),                              # unrelated
+        0.5 * o[2] + 0.5 * _traj(rng, t, d, unit=True),            # half-way, not unit rows
+    ]).astype(np.float32)
+    per_sample = []
+    for zi, oi in zip(z, o):
+        r, _ = scipy.linalg.orthogonal_procrustes(zi.astype(np.float64), oi.astype(np.float64))
+        per_sample.append(np.sqrt(np.mean((zi @ r - oi) ** 2)))
+    per_sample = np.asarray(per_sample)
+    assert len(set(np.round(per_sample, 3))) == 3  # unequal samples
+    assert float(oracle_distance(z, o)) == pytest.approx(per_sample.mean(), abs=3e-4)  # float32: sqrt of a rounded 0 is ~1e-4
+    pooled = np.sqrt(np.mean(per_sample**2))
+    assert abs(pooled - per_sample.mean()) > 1e-2  # the two definitions differ here
+
+
 def test_zero_distance_and_zero_latent_have_finite_gradients(task):
     o = jnp.asarray(task.oracle[:2])
-    q = jnp.asarray(exp.random_orthogonal(21, np.random.default_rng(4)), jnp.float32)
+    q = jnp.asarray(cal.random_orthogonal(21, np.random.default_rng(4)), jnp.float32)
     for fn in (oracle_distance, lambda z, o: jnp.sum(procrustes_distance(z, o)), gram_loss):
         g = jax.grad(fn)(o @ q, o)  # distance 0: sqrt at 0
         assert bool(jnp.all(jnp.isfinite(g)))
@@ -233,7 +258,7 @@ def test_svd_loss_equals_singular_value_form_in_value(task):
 
 
 def test_gradients_through_u_and_v_break_at_repeated_singular_values():
-    rows = exp.svd_gradient_table(exp.SvdGradientConfig())
+    rows = svdx.svd_gradient_table(svdx.SvdGradientConfig())
     by_gap = {r["gap"]: r for r in rows}
     exact = by_gap[0.0]
     assert math.isnan(exact["grad_uv"]) and math.isnan(exact["grad_u"]) and math.isinf(exact["max_F"])
@@ -249,7 +274,7 @@ def test_gradients_through_u_and_v_break_at_repeated_singular_values():
 
 
 def test_seed_case_rank_deficient_oracle_gives_nan_only_through_u_v(task):
-    out = exp.seed_case_gradients(task, sample=0)
+    out = svdx.seed_case_gradients(task, sample=0)
     assert out["n_zero"] >= 21 - 6  # the oracle fills 6 of 21 coordinates
     assert not out["grad_uv_finite"]
     assert out["grad_sv_finite"] and out["grad_sv_norm"] > 0
@@ -335,14 +360,17 @@ def test_contexts():
     assert rotation_context(z[None], "mean").shape == (1, 4)
     with pytest.raises(ValueError, match="T >= 2"):
         rotation_context(z[:1], "velocity")
+    cov = np.asarray(rotation_context(z, "covariance"))
+    np.testing.assert_allclose(cov, (z.T @ z / 12).ravel(), rtol=1e-5, atol=1e-6)  # uncentred, as seed 001 section 8
+    assert rotation_context(z[None], "covariance").shape == (1, 16)
     with pytest.raises(ValueError, match="context must be one of"):
-        rotation_context(z, "covariance")
+        rotation_context(z, "spin")
 
 
 # --------------------------------------------------------------------------- the chapter's claims
 def test_calibration_reproduces_the_seeds_scale():
-    result = exp.calibrate(exp.CalibrationConfig())
-    for case, value in exp.SEED_CALIBRATION.items():
+    result = cal.calibrate(cal.CalibrationConfig())
+    for case, value in cal.SEED_CALIBRATION.items():
         assert result.row(case)["uncentred"] == pytest.approx(value, abs=0.01), case
     assert result.row("reflected oracle")["uncentred"] < 0.01
     assert result.row("oracle")["gram"] < 1e-6 and result.row("rotated oracle")["gram"] < 1e-5
@@ -352,7 +380,7 @@ def test_calibration_reproduces_the_seeds_scale():
 
 
 def test_rotation_fits_quick_budget():
-    result = exp.run(exp.RotationFitConfig())
+    result = fits.run(fits.RotationFitConfig())
     runs = result.runs
     for run in runs.values():
         assert all(math.isfinite(v) for v in run.losses)
@@ -363,7 +391,37 @@ def test_rotation_fits_quick_budget():
     # without padding it cannot undo a reflection: it stops at the best rotation's misfit
     r6 = runs["static: reflection, d=6"]
     assert r6.best_rmse > 0.2 and abs(r6.frame_rmse - r6.best_rmse) < 0.02
-    # the endpoints context sees the rotation; the mean and the velocity barely do
+    # on the seeds' oracles (phase 0, whole cycles) the endpoints context sees the rotation;
+    # the mean and the velocity barely do: the chapter's "decided by construction"
     ends = runs["dynamic: endpoints"].frame_rmse
     for ctx in ("mean", "velocity"):
         assert ends < 0.25 * runs[f"dynamic: {ctx}"].frame_rmse
+
+
+def test_fit_contexts_are_decided_by_construction_on_the_seeds_oracles():
+    """Phase 0 and whole cycles: the mean context of z = o Q is zero and every oracle starts at
+    the same point. With random phases over 200 steps neither holds."""
+    from spectral_manifolds.alignment import rotation_context
+
+    seeds_data = fits.fit_data(fits.RotationFitConfig())
+    o = seeds_data["o_train"]
+    assert np.max(np.abs(np.asarray(rotation_context(jnp.asarray(seeds_data["z_dyn_train"]), "mean")))) < 1e-5
+    np.testing.assert_allclose(o[:, 0], np.broadcast_to(o[0, 0], o[:, 0].shape), atol=1e-6)
+    rand = fits.fit_data(fits.RotationFitConfig(phases="random"))
+    assert rand["o_train"].shape[1] == 200
+    np.testing.assert_allclose(np.linalg.norm(rand["o_train"], axis=-1), 1.0, atol=1e-5)
+    mean_ctx = np.linalg.norm(np.asarray(rotation_context(jnp.asarray(rand["z_dyn_train"]), "mean")), axis=-1)
+    assert np.median(mean_ctx) > 0.01
+    assert np.std(rand["o_train"][:, 0], axis=0).max() > 0.1  # the first states differ between samples
+    with pytest.raises(ValueError, match="phases"):
+        fits.RotationFitConfig(phases="shifted")
+
+
+def test_rotation_fit_seeds_reuse_the_compiled_steps():
+    cfg = fits.RotationFitConfig(steps=5, phases="random")
+    out = fits.run_seeds(cfg, [0, 1])
+    assert [r.config["seed"] for r in out] == [0, 1]
+    assert all(r.compile_seconds > 0 for r in out[0].runs.values())
+    assert all(r.compile_seconds == 0 for r in out[1].runs.values())
+    assert set(out[0].runs) == {f"dynamic: {c}" for c in CONTEXTS}
+    assert out[0].runs["dynamic: mean"].frame_rmse != out[1].runs["dynamic: mean"].frame_rmse

@@ -27,7 +27,8 @@ option B, ``|z z^T - o o^T|_F^2``, rotation-invariant without any SVD.
 learns one ``W`` (section 5, "Learnable Global Rotation"); :class:`DynamicCayleyRotation`
 predicts ``W`` from a context of the trajectory, ``c -> Dense(128) -> ReLU -> W``, with
 the three contexts the seed tried: the temporal mean (section 7), the velocity
-(sections 8-9) and the trajectory endpoints (section 10). :func:`orthogonality_penalty`
+(sections 8-9) and the trajectory endpoints (section 10), and section 8's uncentred
+covariance ``z^T z / T`` (``"covariance"``, in :data:`ALL_CONTEXTS`). :func:`orthogonality_penalty`
 is the seed's regularizer ``|R^T R - I|_F^2`` (section 11 and "What to Keep").
 """
 
@@ -41,6 +42,7 @@ from flax import nnx
 
 __all__ = [
     "CONTEXTS",
+    "ALL_CONTEXTS",
     "as_batched",
     "nuclear_norm",
     "procrustes_sq",
@@ -57,8 +59,11 @@ __all__ = [
     "DynamicCayleyRotation",
 ]
 
-Context = Literal["mean", "endpoints", "velocity"]
+Context = Literal["mean", "endpoints", "velocity", "covariance"]
+#: The contexts of seed 001, sections 7-10, that chapter 6 trains.
 CONTEXTS: tuple[str, ...] = ("mean", "endpoints", "velocity")
+#: Every context: also section 8's covariance context (chapter 7's experiment 8).
+ALL_CONTEXTS: tuple[str, ...] = CONTEXTS + ("covariance",)
 # Full float32 products: on GPUs JAX may otherwise use TF32 (about 3 decimal digits) for
 # float32 matmuls, which would blur distances of 0 into about 0.01.
 _HI = jax.lax.Precision.HIGHEST
@@ -293,9 +298,9 @@ def orthogonality_penalty(r) -> jax.Array:
 
 def context_dim(context: str, d: int) -> int:
     """Length of the context vector for a latent of dimension ``d``."""
-    if context not in CONTEXTS:
-        raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
-    return 2 * d if context == "endpoints" else d
+    if context not in ALL_CONTEXTS:
+        raise ValueError(f"context must be one of {ALL_CONTEXTS}, got {context!r}")
+    return {"endpoints": 2 * d, "covariance": d * d}.get(context, d)
 
 
 def rotation_context(z, context: str) -> jax.Array:
@@ -306,10 +311,12 @@ def rotation_context(z, context: str) -> jax.Array:
     * ``"velocity"`` (sections 8-9, "the spin (Delta z)"): ``mean_t (z_{t+1} - z_t)``,
       (B, d). Note the sum telescopes: this equals ``(z_{T-1} - z_0) / (T - 1)``, a
       linear function of the endpoints context.
+    * ``"covariance"`` (section 8): ``z^T z / T`` (uncentred, as the seed wrote it),
+      flattened, (B, d*d).
 
     Args:
         z: (B, T, d) or (T, d).
-        context: one of ``CONTEXTS``.
+        context: one of ``ALL_CONTEXTS``.
 
     Returns:
         (B, k) or (k,) context, ``k = context_dim(context, d)``.
@@ -320,6 +327,8 @@ def rotation_context(z, context: str) -> jax.Array:
         c = jnp.mean(z3, axis=1)
     elif context == "endpoints":
         c = jnp.concatenate([z3[:, 0], z3[:, -1]], axis=-1)
+    elif context == "covariance":
+        c = (jnp.einsum("bti,btj->bij", z3, z3, precision=_HI) / z3.shape[1]).reshape(z3.shape[0], -1)
     else:
         if z3.shape[1] < 2:
             raise ValueError(f"the velocity context needs T >= 2 time steps, got T = {z3.shape[1]}")

@@ -1,0 +1,254 @@
+"""The ladder's configuration: tasks, the switchable parts, :class:`Config` and :class:`Scale`.
+
+Seed 002_808d64c66db33027.txt (the debug plan, Patches A-E and section 7.3's tangent
+step) and seed 001_a78d46c299591382.txt (sections 7-14): one :class:`Config` describes
+one run of :func:`spectral_manifolds.experiments.ladder.run`. :data:`MAIN_TASK` and
+:data:`ABLATION_TASK` are the seeds' two tasks (DESIGN.md, "The seeds' experimental setup").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from spectral_manifolds.data.oscillators import SeedTaskConfig
+
+# --------------------------------------------------------------------------- tasks
+#: Seed 001 sections 12 and 14, experiments 7-12: the seeds' main task (DESIGN.md).
+MAIN_TASK = SeedTaskConfig()
+#: Seed 001 section 13 (the debug ablation): 64 steps, latent 16, two harmonics, no noise.
+#: (``seq_len = 65``: input and target, shifted by one, have 64 steps.)
+ABLATION_TASK = SeedTaskConfig(seq_len=65, latent_dim=16, n_active=2, amplitudes=(1.0, 0.5), noise=0.0)
+
+ENCODERS = ("euclidean", "sphere", "sphere_sample")
+DYNAMICS = ("identity", "residual", "manifold", "tangent")
+INITS = ("zero", "random")
+ROTATIONS = ("none", "mean", "velocity", "endpoints", "covariance")
+LOSSES = ("mse", "spectral", "mse+spectral", "spectral+entropy")
+ENTROPIES = ("power", "magnitude")
+METRICS = ("objective", "fidelity", "fidelity_magnitude", "fidelity_phase", "entropy", "pred_mse", "recon_mse", "mse", "oracle", "oracle_mu", "oracle_centred")
+_WEIGHTS = ("mse", "fidelity", "entropy", "magnitude_entropy", "phase", "decorrelation", "oracle", "ortho")
+#: Config fields that the compiled train step reads as runtime inputs (branch switches,
+#: loss weights, PRNG keys, loop length) or that only shape the initial parameters
+#: (``init``, ``sigma_init``, ``seed``) or the data (task fields other than shapes).
+RUNTIME_FIELDS = (
+    "name", "seed", "epochs", "encoder", "dynamics", "init", "sigma_init", "rotation", "loss", "entropy",
+    "entropy_weight", "phase_weight", "decorrelation_weight", "oracle_weight", "ortho_weight",
+)
+#: Task fields that fix array shapes (the others change only the data's values).
+_TASK_SHAPE_FIELDS = ("seq_len", "n_channels", "latent_dim")
+
+
+# --------------------------------------------------------------------------- config
+def _positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _choice(name: str, value, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run of the generic trainer: a patch of the ladder or a seed experiment.
+
+    Attributes:
+        name: a label for tables and progress bars.
+        task: the data (:data:`MAIN_TASK` or :data:`ABLATION_TASK`, possibly resized);
+            its ``n_samples`` and ``batch`` are replaced by ``n_batches * batch``.
+        n_batches: batches per epoch; the same ``n_batches * batch`` samples, in the same
+            order, every epoch (the seeds' fixed data).
+        batch, epochs, lr, weight_decay: optax AdamW (the seeds': 64, 5, 1e-3, optax's
+            default 1e-4).
+        seed: parameters and latent samples (the data seed is ``task.seed``).
+        encoder: one of :data:`ENCODERS`.
+        dynamics: one of :data:`DYNAMICS`; ``init`` (:data:`INITS`) for ``"manifold"``;
+            ``"tangent"`` is seed 002 section 7.3's minimal manifold step (a tangent step
+            of ``h = 0.1`` and a retraction).
+        form: Kuramoto coupling of the manifold dynamics, ``"seed"`` (seed 000's
+            ``sin(<q, k> + alpha)``, as the seeds ran it) or ``"sakaguchi"`` (the book's).
+        gamma: power-law memory exponent of the manifold dynamics.
+        sigma_init: initial latent scale of the RVAE (``RVAE(sigma_init=...)``); ``None``
+            (default) is the seeds' initialization, ``sigma`` near ``softplus(0) = 0.69``
+            per coordinate; the book's RVAE default is 0.05.
+        rotation: one of :data:`ROTATIONS` (``"none"``: no rotation).
+        loss: the base objective, one of :data:`LOSSES`: ``"mse"`` (prediction MSE),
+            ``"spectral"`` (fractional fidelity), ``"mse+spectral"`` (their sum: Patches
+            C-E) or ``"spectral+entropy"`` (fidelity + ``entropy_weight`` x latent
+            spectral entropy: the seeds' "spectral loss" of sections 12-14).
+        entropy: ``"power"`` (sections 12-14) or ``"magnitude"`` (experiment 7).
+        entropy_weight: weight of the entropy in ``"spectral+entropy"`` (0.05).
+        phase_weight: weight of the phase term inside the fidelity loss (1.0; 0 gives
+            the magnitude-only loss of experiments 7-8, 0.5 is experiment 9's).
+        decorrelation_weight: off-diagonal latent covariance penalty (experiment 8).
+        oracle_weight: direct MSE between ``z`` and the oracle (experiment 11).
+        ortho_weight: orthogonality regularizer of the rotation (experiment 11).
+    """
+
+    name: str = "run"
+    task: SeedTaskConfig = MAIN_TASK
+    n_batches: int = 10
+    batch: int = 64
+    epochs: int = 5
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    encoder: str = "sphere_sample"
+    dynamics: str = "manifold"
+    init: str = "zero"
+    form: str = "seed"
+    gamma: float = 0.5
+    sigma_init: Optional[float] = None
+    rotation: str = "none"
+    loss: str = "spectral+entropy"
+    entropy: str = "power"
+    entropy_weight: float = 0.05
+    phase_weight: float = 1.0
+    decorrelation_weight: float = 0.0
+    oracle_weight: float = 0.0
+    ortho_weight: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.task, SeedTaskConfig):
+            raise ValueError(f"task must be a SeedTaskConfig, got {type(self.task).__name__}")
+        for name in ("n_batches", "batch", "epochs"):
+            _positive_int(name, getattr(self, name))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _choice("encoder", self.encoder, ENCODERS)
+        _choice("dynamics", self.dynamics, DYNAMICS)
+        _choice("init", self.init, INITS)
+        _choice("form", self.form, ("seed", "sakaguchi"))
+        _choice("rotation", self.rotation, ROTATIONS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("entropy", self.entropy, ENTROPIES)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be positive and finite, got {self.lr!r}")
+        for name in ("weight_decay", "entropy_weight", "phase_weight", "decorrelation_weight", "oracle_weight", "ortho_weight"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+        if not 0.0 < float(self.gamma) < 1.0:
+            raise ValueError(f"gamma must lie strictly between 0 and 1, got {self.gamma!r}")
+        if self.sigma_init is not None and not (isinstance(self.sigma_init, (int, float)) and math.isfinite(self.sigma_init) and self.sigma_init > 1e-4):
+            raise ValueError(f"sigma_init must be None or a finite scale above the RVAE's 1e-4 floor, got {self.sigma_init!r}")
+        if self.task.seq_len < 3:
+            raise ValueError(f"task.seq_len must be >= 3 (at least two model steps), got {self.task.seq_len}")
+        if self.dynamics in ("manifold", "tangent") and self.encoder == "euclidean":
+            raise ValueError(f"{self.dynamics} dynamics live on the sphere: use encoder 'sphere' or 'sphere_sample'")
+        if self.ortho_weight > 0 and self.rotation == "none":
+            raise ValueError("ortho_weight needs a rotation (rotation != 'none')")
+
+    @property
+    def data_config(self) -> SeedTaskConfig:
+        """The task with ``n_samples = n_batches * batch`` samples in seeded blocks of ``batch``."""
+        return dataclasses.replace(self.task, n_samples=self.n_batches * self.batch, batch=self.batch)
+
+    @property
+    def steps(self) -> int:
+        """Model time steps per sequence, ``task.seq_len - 1``."""
+        return self.task.seq_len - 1
+
+    def objective_terms(self) -> dict[str, float]:
+        """The weighted terms of the optimized loss: name -> weight (nonzero weights only).
+
+        ``"mse"`` is the *prediction* MSE (seed 002, section 1.2); ``"oracle"`` the
+        direct latent MSE of experiment 11; ``"ortho"`` the rotation's regularizer.
+        """
+        terms = {
+            "mse": {"mse": 1.0},
+            "spectral": {"fidelity": 1.0},
+            "mse+spectral": {"mse": 1.0, "fidelity": 1.0},
+            "spectral+entropy": {"fidelity": 1.0, "entropy": self.entropy_weight},
+        }[self.loss]
+        terms = dict(terms)
+        for name, w in (("decorrelation", self.decorrelation_weight), ("oracle", self.oracle_weight), ("ortho", self.ortho_weight)):
+            terms[name] = float(w)
+        return {k: float(v) for k, v in terms.items() if v > 0}
+
+    def switches(self) -> np.ndarray:
+        """(3,) int32: indices of the encoder, rotation and dynamics branches."""
+        return np.asarray([ENCODERS.index(self.encoder), ROTATIONS.index(self.rotation), DYNAMICS.index(self.dynamics)], np.int32)
+
+    def weights(self) -> np.ndarray:
+        """(8,) float32 runtime loss knobs: term weights, entropy kind, phase weight."""
+        terms = self.objective_terms()
+        w = {name: terms.get(name, 0.0) for name in _WEIGHTS}
+        w["magnitude_entropy"] = 1.0 if self.entropy == "magnitude" else 0.0
+        w["phase"] = float(self.phase_weight)
+        return np.asarray([w[name] for name in _WEIGHTS], np.float32)
+
+    def compile_key(self) -> tuple:
+        """Every field the compiled train step depends on: all of them except
+        :data:`RUNTIME_FIELDS` (runtime inputs of the step, or used only to build the
+        initial parameters and the data), with the task in full.
+
+        A field added to :class:`Config` enters the key unless it is declared a runtime
+        field, so a cached step can never be reused for a configuration it was not
+        compiled for.
+        """
+        items = []
+        for f in dataclasses.fields(self):
+            if f.name in RUNTIME_FIELDS:
+                continue
+            v = getattr(self, f.name)
+            if f.name == "task":
+                v = tuple((k, getattr(self.task, k)) for k in _TASK_SHAPE_FIELDS)
+            items.append((f.name, v))
+        return tuple(items)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["task"] = dataclasses.asdict(self.data_config)
+        return d
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The sizes a chapter picks with ``runtime.sized`` (defaults: the seeds' sizes).
+
+    Attributes:
+        batch: samples per batch (64).
+        n_batches_main: batches per epoch on the main task (the seeds' code: 10).
+        n_batches_ablation: batches per epoch on the ablation task (the seeds'
+            ablation script: ``1000 // 64 = 15``).
+        seq_len_main, seq_len_ablation: sequence lengths (model steps + 1).
+        epochs: ``None`` keeps each run's own epoch count (the seed's); an int overrides it.
+        seeds: random seeds (parameter inits and latent samples) per configuration,
+            trained together; verdicts compare their per-seed values (>= 3 at quick,
+            >= 5 at full by the evidence standard; default 5).
+    """
+
+    batch: int = 64
+    n_batches_main: int = 10
+    n_batches_ablation: int = 15
+    seq_len_main: int = 256
+    seq_len_ablation: int = 65
+    epochs: Optional[int] = None
+    seeds: int = 5
+
+    def __post_init__(self):
+        for name in ("batch", "n_batches_main", "n_batches_ablation", "seq_len_main", "seq_len_ablation", "seeds"):
+            _positive_int(name, getattr(self, name))
+        if self.epochs is not None:
+            _positive_int("epochs", self.epochs)
+
+    def apply(self, config: Config, *, ablation: bool) -> Config:
+        """``config`` resized: batch, batches per epoch, sequence length (and epochs when set)."""
+        seq_len = self.seq_len_ablation if ablation else self.seq_len_main
+        n_batches = self.n_batches_ablation if ablation else self.n_batches_main
+        return dataclasses.replace(
+            config,
+            task=dataclasses.replace(config.task, seq_len=seq_len),
+            batch=self.batch,
+            n_batches=n_batches,
+            epochs=config.epochs if self.epochs is None else self.epochs,
+        )
+
+
