@@ -92,3 +92,10 @@ def test_tables_are_dataframes():
     assert "<table" in df.to_html()
     summ = report.summary_table({"x": [1.0, 2.0], "y": [3.0, 3.5]}, metric="MSE")
     assert list(summ.index) == ["x", "y"] and summ.loc["x", "seeds"] == 2
+
+
+def test_interval_text():
+    cmp = report.compare([1.0, 2.0, 3.0], [1.5, 2.4, 3.7])
+    assert cmp.interval.startswith("[") and ", " in cmp.interval
+    same = report.compare([1.0, 2.0], [1.0, 2.0])
+    assert same.interval == "[+0]" and same.verdict == report.INCONCLUSIVE

@@ -138,8 +138,12 @@ class Comparison:
 
     @property
     def interval(self) -> str:
-        d = _digits(max(abs(self.high - self.low), 1e-300), 2)
-        d = min(d, 12)
+        """The 95 % interval as text, to two significant figures of its width
+        (``[+0.0012]`` when every paired difference is the same)."""
+        width = abs(self.high - self.low)
+        if width == 0:
+            return f"[{self.low:+.3g}]"
+        d = min(_digits(width, 2), 12)
         return f"[{self.low:+.{d}f}, {self.high:+.{d}f}]"
 
 
