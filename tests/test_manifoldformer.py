@@ -1,5 +1,5 @@
-"""Tests for the ManifoldFormer (spectral_manifolds.manifoldformer) and chapter 4's runs
-(spectral_manifolds.experiments.manifoldformer)."""
+"""Tests for the ManifoldFormer model (spectral_manifolds.manifoldformer); chapter 4's runs
+are tested in test_mf_train.py, test_mf_eval.py, test_mf_floors.py and test_mf_lessons.py."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from flax import nnx
 
 from spectral_manifolds import sphere
-from spectral_manifolds.data.oscillators import NormalModesConfig, SeedTaskConfig
-from spectral_manifolds.experiments import manifoldformer as E
-from spectral_manifolds.manifoldformer import ManifoldFormer, ManifoldFormerConfig, count_params
+from spectral_manifolds.manifoldformer import ManifoldFormer, ManifoldFormerConfig, count_params, param_breakdown
 
 C, D, T = 4, 6, 24
 SMALL = dict(n_channels=C, latent_dim=D, hidden=8, decoder_hidden=16, memory_len=T)
@@ -156,123 +153,39 @@ def test_feedback_rollout_reencodes_the_decoded_signal(x, trained_like):
 
 
 def test_config_validation():
-    for bad in (dict(latent_dim=1), dict(gamma=1.0), dict(n_substeps=0), dict(h=0.0), dict(form="x"), dict(hidden=0)):
+    for bad in (dict(latent_dim=1), dict(gamma=1.0), dict(n_substeps=0), dict(h=0.0), dict(form="x"), dict(hidden=0),
+                dict(sigma_init=0.0), dict(sigma_init=float("nan"))):
         with pytest.raises(ValueError):
             ManifoldFormerConfig(**bad)
-    with pytest.raises(ValueError):
-        E.Config(epochs=0)
-    with pytest.raises(ValueError):
-        E.Config(data=NormalModesConfig(n_samples=16), batch=32)
-    with pytest.raises(ValueError):
-        E.Config(data=SeedTaskConfig(n_samples=64), n_test=32)
-    with pytest.raises(ValueError):
-        E.Config(lr=-1.0)
-    with pytest.raises(ValueError):
-        E.Config(latent_weight=-1.0)
+    ManifoldFormerConfig(sigma_init=None)  # the seed's initialization
 
 
-def test_one_jitted_train_step_lowers_the_loss_on_a_fixed_batch(x):
-    m = make()
-    graphdef, params, rest = nnx.split(m, nnx.Param, ...)
-    y = jnp.roll(x, -1, axis=1)
-    tx = optax.adam(3e-3)
-    state = tx.init(params)
-
-    def loss(p):
-        return E._losses(nnx.merge(graphdef, p, rest), x, y, x, None, 0.0, 1.0)[0]
-
-    @jax.jit
-    def step(p, s):
-        l, g = jax.value_and_grad(loss)(p)
-        u, s = tx.update(g, s, p)
-        return optax.apply_updates(p, u), s, l
-
-    p1, s1, l0 = step(params, state)
-    _, _, l1 = step(p1, s1)
-    assert bool(jnp.isfinite(l0)) and float(l1) < float(l0)
+def test_sigma_init_reaches_the_encoder(x):
+    """sigma_init=0.05 starts every sigma at 0.05; None (the seed's) near softplus(0) = 0.69."""
+    book = make(sigma_init=0.05)
+    np.testing.assert_allclose(book.encode(x)[1], 0.05, atol=1e-5)
+    seed = make(sigma_init=None)
+    s = np.asarray(seed.encode(x)[1])
+    assert 0.3 < s.mean() < 1.2 and s.std() > 1e-3  # a dense head: varies around softplus(0)
 
 
-# --------------------------------------------------------------------------- chapter claims
-TEST_DATA = NormalModesConfig(seq_len=48, n_samples=128)
-TEST_CFG = E.Config(data=TEST_DATA, n_test=16, epochs=15, batch=32)
-GAPS = (1, 4, 16)
+def test_param_breakdown_sums_to_the_count():
+    for kw in ({}, dict(dynamics=False), dict(use_memory=False)):
+        m = make(**kw)
+        parts = param_breakdown(m)
+        assert sum(parts.values()) == count_params(m)
+    parts = param_breakdown(make())
+    assert parts["coupling W_out"] == D * D and parts["memory kernel"] == T and parts["phase lag alpha"] == 1
+    assert parts["sigma head"] == parts["mu head"] == 8 * D + D
 
 
-@pytest.fixture(scope="module")
-def runs():
-    base = E.run(TEST_CFG)
-    return {
-        "base": base,
-        "lr1e-4": E.run(dataclasses.replace(TEST_CFG, lr=1e-4)),
-        "consistency": E.run(dataclasses.replace(TEST_CFG, latent_weight=1.0)),
-    }
+def test_advance_with_a_traced_step_size_matches_the_config(x, trained_like):
+    z = trained_like.encode(x)[0]
+    np.testing.assert_allclose(trained_like.advance(z, h=1.0), trained_like.advance(z), atol=1e-6)
+    quarter = make(zero_init=False, h=0.25)
+    z = quarter.encode(x)[0]
+    f = jax.jit(lambda h: quarter.advance(z, h=h))
+    np.testing.assert_allclose(f(jnp.float32(0.25)), quarter.advance(z), atol=1e-5)
+    assert float(jnp.max(jnp.abs(f(jnp.float32(1.0)) - quarter.advance(z)))) > 1e-3
 
 
-def test_run_history_and_result(runs):
-    r = runs["base"]
-    assert len(r.loss) == len(r.mse) == TEST_CFG.epochs
-    assert r.mse[-1] < r.mse[0]
-    assert r.steps == TEST_CFG.epochs * (128 // 32) and r.steps_per_second > 0
-    assert r.compile_seconds > 0 and runs["lr1e-4"].compile_seconds == 0.0  # reused executable
-    d = r.to_dict()
-    assert "model" not in d and d["config"]["data"]["kind"] == "normal modes"
-
-
-def test_claim_trained_model_beats_copying_the_input(runs):
-    r = runs["base"]
-    assert r.test_pred_mse < r.copy_mse
-
-
-def test_claim_lr_1e3_beats_1e4(runs):
-    rows, row = E.lr_rows({"1e-3": runs["base"], "1e-4": runs["lr1e-4"]})
-    assert runs["base"].mse[-1] < runs["lr1e-4"].mse[-1]
-    assert row["verdict"] == "reproduced" and len(rows) == 2
-
-
-def test_claim_signal_feedback_beats_latent_rollout_under_the_seeds_loss(runs):
-    imp = E.imputation(runs["base"].model, runs["base"].test, GAPS)
-    assert imp.latent[0] == pytest.approx(imp.signal[0], rel=1e-4)  # L = 1: identical
-    assert imp.signal[-1] < imp.latent[-1]
-    assert E.lesson1_row(imp)["verdict"] == "not reproduced (opposite)"
-    # linear interpolation is the floor at short gaps and loses at long ones
-    assert imp.linear[0] < imp.latent[0]
-    assert imp.linear[-1] > imp.signal[-1]
-    rows = E.imputation_rows({"a": imp})
-    assert [r["gap length"] for r in rows] == list(GAPS)
-
-
-def test_claim_latent_consistency_repairs_the_latent_rollout(runs):
-    seed_loss = E.imputation(runs["base"].model, runs["base"].test, GAPS)
-    cons = E.imputation(runs["consistency"].model, runs["consistency"].test, GAPS)
-    assert cons.latent[-1] < seed_loss.latent[-1]
-
-
-def test_claim_four_substeps_change_nothing_but_cost():
-    small = dataclasses.replace(TEST_CFG, epochs=2)
-    res = E.compare(small, {"1 x h=1": {}, "4 x h=0.25": {"n_substeps": 4}})
-    rows, row = E.solver_rows(res)
-    one, four = res["1 x h=1"], res["4 x h=0.25"]
-    assert abs(one.mse[-1] - four.mse[-1]) < 0.05 * one.mse[-1]
-    assert row["verdict"] == "not reproduced (no clear difference)"
-
-
-def test_compile_rows_and_verdict(runs):
-    rows, row = E.compile_rows({"base": runs["base"]})
-    assert rows[0]["compile s"] == runs["base"].compile_seconds
-    assert row["verdict"].startswith(("reproduced", "not reproduced"))
-
-
-def test_imputation_rejects_bad_gaps(runs):
-    r = runs["base"]
-    with pytest.raises(ValueError):
-        E.imputation(r.model, r.test, [0])
-    with pytest.raises(ValueError):
-        E.imputation(r.model, r.test, [4], gap_start=r.test.seq_len - 2)
-
-
-def test_format_table_and_verdict_helper():
-    text = E.format_table([{"a": 1.0, "b": "x"}, {"a": 2.5, "b": "yy"}])
-    assert text.splitlines()[0].split() == ["a", "b"] and len(text.splitlines()) == 4
-    assert E.verdict(True, 0.5) == "reproduced"
-    assert E.verdict(False, -0.5) == "not reproduced (opposite)"
-    assert E.verdict(True, 0.01) == "not reproduced (no clear difference)"

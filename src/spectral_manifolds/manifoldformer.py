@@ -44,11 +44,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from spectral_manifolds import ode, sphere
+from spectral_manifolds import ode, sphere, validate
 from spectral_manifolds.kuramoto import ManifoldField
 from spectral_manifolds.rvae import RVAE
 
-__all__ = ["ManifoldFormerConfig", "ManifoldFormer", "ManifoldFormerOutput", "count_params"]
+__all__ = ["ManifoldFormerConfig", "ManifoldFormer", "ManifoldFormerOutput", "count_params", "param_breakdown"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class ManifoldFormerConfig:
         n_substeps: RK4 substeps per data step (1; the seed's earlier choice was 4).
         zero_init: zero-initialize the dynamics' output weights (seed 001, section 13).
         alpha_init: initial Sakaguchi phase lag (radians).
+        sigma_init: every encoder ``sigma`` starts at this value (the book's 0.05, see
+            :class:`spectral_manifolds.rvae.RVAE`); None keeps the seed's initialization
+            (the sigma head initialized like any dense layer: ``sigma`` near
+            ``softplus(0) = 0.69`` per coordinate).
     """
 
     n_channels: int = 16
@@ -86,6 +90,7 @@ class ManifoldFormerConfig:
     n_substeps: int = 1
     zero_init: bool = True
     alpha_init: float = 0.0
+    sigma_init: Optional[float] = 0.05
 
     def __post_init__(self):
         for name in ("n_channels", "hidden", "kernel", "decoder_hidden", "memory_len", "n_substeps"):
@@ -100,6 +105,8 @@ class ManifoldFormerConfig:
             raise ValueError(f"h must be a positive step size, got {self.h!r}")
         if self.form not in ("sakaguchi", "seed"):
             raise ValueError(f"form must be 'sakaguchi' or 'seed', got {self.form!r}")
+        if self.sigma_init is not None and not (math.isfinite(float(self.sigma_init)) and float(self.sigma_init) > 1e-4):
+            raise ValueError(f"sigma_init must be None or a finite value above the sigma floor 1e-4, got {self.sigma_init!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,14 +133,6 @@ class ManifoldFormerOutput(NamedTuple):
     v: jax.Array
 
 
-def _batched(a, name: str, last: int, what: str):
-    """(T, k) -> ((1, T, k), True); (B, T, k) -> (a, False); else ValueError."""
-    a = jnp.asarray(a)
-    if a.ndim not in (2, 3) or a.shape[-1] != last:
-        raise ValueError(f"{name} must have shape (B, T, {what}) or (T, {what}) with {what}={last}, got shape {tuple(a.shape)}")
-    return (a[None], True) if a.ndim == 2 else (a, False)
-
-
 def _check_steps(n_steps) -> int:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative Python int, got {n_steps!r}")
@@ -151,7 +150,9 @@ class ManifoldFormer(nnx.Module):
     def __init__(self, config: ManifoldFormerConfig = ManifoldFormerConfig(), *, rngs: nnx.Rngs):
         self.config = config
         c = config
-        self.vae = RVAE(c.n_channels, c.latent_dim, hidden=c.hidden, kernel=c.kernel, decoder_hidden=c.decoder_hidden, rngs=rngs)
+        self.vae = RVAE(
+            c.n_channels, c.latent_dim, hidden=c.hidden, kernel=c.kernel, decoder_hidden=c.decoder_hidden, sigma_init=c.sigma_init, rngs=rngs
+        )
         field = None
         if c.dynamics:
             field = ManifoldField(
@@ -175,7 +176,7 @@ class ManifoldFormer(nnx.Module):
 
         Causal: ``mu[t]`` depends on ``x[<= t]`` only.
         """
-        _batched(x, "x", self.config.n_channels, "C")
+        validate.sequence(jnp.asarray(x), "x", last=self.config.n_channels, last_name="C")
         return self.vae.encode(x)
 
     def sample(self, key, mu, sigma):
@@ -186,14 +187,22 @@ class ManifoldFormer(nnx.Module):
         """z: (..., d) on the sphere -> (..., C), pointwise."""
         return self.vae.decode(z)
 
-    def advance(self, z):
+    def advance(self, z, h=None):
         """One latent step at every position: ``z: (B, T, d) or (T, d)`` -> ``Step(z_{<=t})``, same shape.
 
-        One RK4 step of ``h`` (``n_substeps`` substeps) of the manifold field, memory and
-        attention causal, retraction after each substep. Without dynamics: the identity.
+        One RK4 step of total time ``h`` (``n_substeps`` substeps of ``h / n_substeps``) of
+        the manifold field, memory and attention causal, retraction after each substep.
+        The memory ``M`` of the input sequence is held fixed within the step; the coupling
+        is re-evaluated at every RK4 stage. Without dynamics: the identity.
+
+        Args:
+            z: (B, T, d) or (T, d) on the sphere.
+            h: total time of the step; None uses ``config.h``. May be a traced scalar
+               (training several step sizes in one compiled program).
         """
-        zb, squeeze = _batched(z, "z", self.config.latent_dim, "d")
-        n, h = self.config.n_substeps, self.config.h
+        zb, squeeze = validate.sequence(jnp.asarray(z), "z", last=self.config.latent_dim, last_name="d")
+        n = self.config.n_substeps
+        h = self.config.h if h is None else h
         if self.field is None:
             out = zb
         elif n == 1:
@@ -231,7 +240,7 @@ class ManifoldFormer(nnx.Module):
         Returns:
             :class:`ManifoldFormerOutput` (batch axis as in ``x``).
         """
-        xb, squeeze = _batched(x, "x", self.config.n_channels, "C")
+        xb, squeeze = validate.sequence(jnp.asarray(x), "x", last=self.config.n_channels, last_name="C")
         mu, sigma = self.vae.encode(xb)
         if key is None:
             z, v = mu, jnp.zeros_like(mu)
@@ -252,7 +261,7 @@ class ManifoldFormer(nnx.Module):
             (B, n_steps, d) or (n_steps, d): ``z_{t0}, ..., z_{t0+n_steps-1}`` on the sphere,
             each ``Step`` of the context plus the latents rolled out before it.
         """
-        zc, squeeze = _batched(z_context, "z_context", self.config.latent_dim, "d")
+        zc, squeeze = validate.sequence(jnp.asarray(z_context), "z_context", last=self.config.latent_dim, last_name="d")
         n = _check_steps(n_steps)
         b, t0, d = zc.shape
         if t0 < 1:
@@ -296,7 +305,7 @@ class ManifoldFormer(nnx.Module):
         Returns:
             (B, n_steps, C) or (n_steps, C): the imputed signal.
         """
-        xc, squeeze = _batched(x_context, "x_context", self.config.n_channels, "C")
+        xc, squeeze = validate.sequence(jnp.asarray(x_context), "x_context", last=self.config.n_channels, last_name="C")
         n = _check_steps(n_steps)
         b, t0, c = xc.shape
         if t0 < 1:
@@ -321,3 +330,33 @@ def count_params(model: nnx.Module) -> int:
     """Number of trainable scalars (``nnx.Param`` leaves) in ``model``."""
     params = nnx.state(model, nnx.Param)
     return int(sum(p.size for p in jax.tree_util.tree_leaves(params)))
+
+
+def param_breakdown(model: "ManifoldFormer") -> dict[str, int]:
+    """Trainable scalars of each part of ``model``, in the order of the architecture.
+
+    Keys: "encoder convs", "mu head", "sigma head", "decoder", and, with dynamics,
+    "coupling W_q, W_k", "coupling W_out", "phase lag alpha", "memory kernel",
+    "memory W_style" (parts a configuration leaves out are omitted). The values sum to
+    :func:`count_params`.
+    """
+
+    def n(m) -> int:
+        return count_params(m) if isinstance(m, nnx.Module) else int(m.size)
+
+    vae = model.vae
+    parts = {
+        "encoder convs": n(vae.conv1) + n(vae.conv2),
+        "mu head": n(vae.to_mu),
+        "sigma head": n(vae.to_sigma),
+        "decoder": n(vae.dec1) + n(vae.dec2),
+    }
+    f = model.field
+    if f is not None:
+        parts["coupling W_q, W_k"] = n(f.coupling.query) + n(f.coupling.key)
+        parts["coupling W_out"] = n(f.coupling.out)
+        parts["phase lag alpha"] = int(f.coupling.alpha[...].size)
+        if f.use_memory:
+            parts["memory kernel"] = count_params(f.memory)
+            parts["memory W_style"] = n(f.w_style)
+    return parts
