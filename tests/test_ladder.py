@@ -425,3 +425,18 @@ def test_history_is_finite_and_shaped(ladder):
                 assert len(r.history[m]) == r.epochs + 1 and np.all(np.isfinite(r.history[m])), (key, m)
             assert set(r.after) == set(METRICS)
             assert r.to_dict()["name"] == key
+
+
+def test_seeds_together_rows_and_same_arithmetic():
+    """Seed 0 trained alone and trained beside others ends at the same loss."""
+    from spectral_manifolds.experiments.ladder import ABLATION_TASK, Config, Scale
+    from spectral_manifolds.experiments.ladder.throughput import seeds_together
+
+    cfg = Scale(batch=4, n_batches_ablation=2, seq_len_ablation=17).apply(Config(task=ABLATION_TASK, epochs=2), ablation=True)
+    rows, alone, together = seeds_together(cfg, n_seeds=3)
+    assert [r["seeds trained together"] for r in rows] == [1, 3]
+    assert rows[0]["× one seed at a time"] == 1.0 and rows[1]["× one seed at a time"] > 0
+    np.testing.assert_allclose(alone[0].history["objective"], together[0].history["objective"], rtol=2e-4)
+    assert together[0].history["objective"] != together[1].history["objective"]
+    with pytest.raises(ValueError):
+        seeds_together(cfg, n_seeds=1)
