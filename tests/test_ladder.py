@@ -433,10 +433,12 @@ def test_seeds_together_rows_and_same_arithmetic():
     from spectral_manifolds.experiments.ladder.throughput import seeds_together
 
     cfg = Scale(batch=4, n_batches_ablation=2, seq_len_ablation=17).apply(Config(task=ABLATION_TASK, epochs=2), ablation=True)
-    rows, alone, together = seeds_together(cfg, n_seeds=3)
+    rows, alone, together = seeds_together(cfg, n_seeds=3, rounds=2)
     assert [r["seeds trained together"] for r in rows] == [1, 3]
     assert rows[0]["× one seed at a time"] == 1.0 and rows[1]["× one seed at a time"] > 0
     np.testing.assert_allclose(alone[0].history["objective"], together[0].history["objective"], rtol=2e-4)
     assert together[0].history["objective"] != together[1].history["objective"]
     with pytest.raises(ValueError):
         seeds_together(cfg, n_seeds=1)
+    with pytest.raises(ValueError):
+        seeds_together(cfg, rounds=0)
