@@ -47,3 +47,14 @@ def test_choice():
     validate.choice("mode", "a", ("a", "b"))
     with pytest.raises(ValueError, match="'c' is not one of 'a', 'b'"):
         validate.choice("mode", "c", ("a", "b"))
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.0, True, "4", None])
+def test_positive_int_rejects(value):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        validate.positive_int("n", value)
+
+
+def test_positive_int_accepts_numpy_ints():
+    validate.positive_int("n", 3)
+    validate.positive_int("n", np.int64(3))

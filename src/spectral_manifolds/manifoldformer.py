@@ -94,9 +94,7 @@ class ManifoldFormerConfig:
 
     def __post_init__(self):
         for name in ("n_channels", "hidden", "kernel", "decoder_hidden", "memory_len", "n_substeps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            validate.positive_int(name, getattr(self, name))
         if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int) or self.latent_dim < 2:
             raise ValueError(f"latent_dim must be an integer >= 2, got {self.latent_dim!r}")
         if not 0.0 < float(self.gamma) < 1.0:

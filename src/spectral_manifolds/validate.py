@@ -66,4 +66,10 @@ def check_finite(x: Any, name: str = "x") -> None:
 def choice(name: str, value: Any, allowed: tuple | list) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(repr(a) for a in allowed)}")
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(repr(a) for a in allowed)} ({name} must be one of {tuple(allowed)})")
+
+
+def positive_int(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is a positive integer (``bool`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -52,6 +52,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from spectral_manifolds import validate
+
 __all__ = [
     "SeedTaskConfig",
     "NormalModesConfig",
@@ -110,14 +112,9 @@ class OscillatorData:
         return OscillatorData(t=self.t, **kw)
 
 
-def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_sequence_and_modes(config) -> None:
     """Shared checks of a signal config: ``seq_len >= 2``; freqs and amplitudes as float tuples."""
-    _check_positive_int("seq_len", config.seq_len)
+    validate.positive_int("seq_len", config.seq_len)
     if config.seq_len < 2:
         raise ValueError(f"seq_len must be at least 2 (input and target are shifted by one), got {config.seq_len}")
     object.__setattr__(config, "freqs", tuple(float(f) for f in config.freqs))
@@ -148,7 +145,7 @@ class SeedTaskConfig:
 
     def __post_init__(self):
         for name in ("n_channels", "n_active", "latent_dim", "n_samples", "batch"):
-            _check_positive_int(name, getattr(self, name))
+            validate.positive_int(name, getattr(self, name))
         _check_sequence_and_modes(self)
         if any(not math.isfinite(f) or f <= 0 for f in self.freqs):
             raise ValueError(f"freqs must be positive and finite, got {self.freqs}")
@@ -254,7 +251,7 @@ class NormalModesConfig:
 
     def __post_init__(self):
         for name in ("n_channels", "n_samples"):
-            _check_positive_int(name, getattr(self, name))
+            validate.positive_int(name, getattr(self, name))
         _check_sequence_and_modes(self)
         k = len(self.freqs)
         if k == 0:
@@ -273,7 +270,7 @@ class NormalModesConfig:
             raise ValueError(f"noise must be a finite standard deviation >= 0, got {self.noise}")
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", 2 * k)
-        _check_positive_int("latent_dim", self.latent_dim)
+        validate.positive_int("latent_dim", self.latent_dim)
         if self.latent_dim < 2 * k:
             raise ValueError(f"latent_dim ({self.latent_dim}) must hold the 2K={2 * k} oracle coordinates")
         for name in ("seed", "mixing_seed"):
@@ -339,7 +336,7 @@ def batches(
         :class:`OscillatorData` of ``batch_size`` samples (the last may be smaller when
         ``drop_last=False``).
     """
-    _check_positive_int("batch_size", batch_size)
+    validate.positive_int("batch_size", batch_size)
     n = data.n_samples
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) exceeds the number of samples ({n})")
@@ -361,7 +358,7 @@ def gap_mask(seq_len: int, gap_start: int, gap_len: int) -> np.ndarray:
         ValueError: ``seq_len < 1``, ``gap_len < 0``, ``gap_start < 1`` (no context) or
             ``gap_start + gap_len > seq_len``.
     """
-    _check_positive_int("seq_len", seq_len)
+    validate.positive_int("seq_len", seq_len)
     if not isinstance(gap_len, (int, np.integer)) or gap_len < 0:
         raise ValueError(f"gap_len must be a non-negative integer, got {gap_len!r}")
     if not isinstance(gap_start, (int, np.integer)) or gap_start < 1:
@@ -389,9 +386,9 @@ def random_gaps(
     Raises:
         ValueError: when a gap plus its context cannot fit, or the arguments are invalid.
     """
-    _check_positive_int("n", n)
-    _check_positive_int("seq_len", seq_len)
-    _check_positive_int("min_context", min_context)
+    validate.positive_int("n", n)
+    validate.positive_int("seq_len", seq_len)
+    validate.positive_int("min_context", min_context)
     lengths = np.broadcast_to(np.asarray(gap_len), (n,)) if np.ndim(gap_len) == 0 else np.asarray(gap_len)
     if lengths.shape != (n,):
         raise ValueError(f"gap_len must be an int or a sequence of n={n} ints, got shape {lengths.shape}")

@@ -15,6 +15,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from spectral_manifolds import validate
 from spectral_manifolds.data.oscillators import NormalModesConfig, OscillatorData, SeedTaskConfig, normal_modes, seed_task
 from spectral_manifolds.manifoldformer import ManifoldFormerConfig
 
@@ -81,9 +82,7 @@ class Config:
         if not isinstance(self.data, (NormalModesConfig, SeedTaskConfig)):
             raise ValueError(f"data must be a NormalModesConfig or a SeedTaskConfig, got {type(self.data).__name__}")
         for name in ("n_test", "epochs", "batch"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            validate.positive_int(name, getattr(self, name))
         if self.batch > self.data.n_samples:
             raise ValueError(f"batch ({self.batch}) exceeds the training samples ({self.data.n_samples})")
         if isinstance(self.data, SeedTaskConfig) and self.n_test % self.data.batch:

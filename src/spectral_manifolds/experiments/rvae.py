@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from spectral_manifolds import runtime
+from spectral_manifolds import runtime, validate
 from spectral_manifolds.data.oscillators import OscillatorData, SeedTaskConfig, seed_task
 
 GEN_BATCH = 64  # the seeds' data come in seeded blocks of 64 samples
@@ -59,9 +59,7 @@ class Config:
 
     def __post_init__(self):
         for name in ("latent_dim", "epochs", "batch", "n_train", "n_test", "seq_len", "n_channels"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            validate.positive_int(name, getattr(self, name))
         if self.latent_dim < 6:
             raise ValueError(f"latent_dim must be >= 6 (the task's oracle has 6 coordinates), got {self.latent_dim}")
         for name in ("n_train", "n_test"):

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from spectral_manifolds import validate
 from spectral_manifolds.data.oscillators import SeedTaskConfig
 
 # --------------------------------------------------------------------------- tasks
@@ -44,16 +45,6 @@ _TASK_SHAPE_FIELDS = ("seq_len", "n_channels", "latent_dim")
 
 
 # --------------------------------------------------------------------------- config
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _choice(name: str, value, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
-
-
 @dataclass(frozen=True)
 class Config:
     """One run of the generic trainer: a patch of the ladder or a seed experiment.
@@ -118,16 +109,16 @@ class Config:
         if not isinstance(self.task, SeedTaskConfig):
             raise ValueError(f"task must be a SeedTaskConfig, got {type(self.task).__name__}")
         for name in ("n_batches", "batch", "epochs"):
-            _positive_int(name, getattr(self, name))
+            validate.positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        _choice("encoder", self.encoder, ENCODERS)
-        _choice("dynamics", self.dynamics, DYNAMICS)
-        _choice("init", self.init, INITS)
-        _choice("form", self.form, ("seed", "sakaguchi"))
-        _choice("rotation", self.rotation, ROTATIONS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("entropy", self.entropy, ENTROPIES)
+        validate.choice("encoder", self.encoder, ENCODERS)
+        validate.choice("dynamics", self.dynamics, DYNAMICS)
+        validate.choice("init", self.init, INITS)
+        validate.choice("form", self.form, ("seed", "sakaguchi"))
+        validate.choice("rotation", self.rotation, ROTATIONS)
+        validate.choice("loss", self.loss, LOSSES)
+        validate.choice("entropy", self.entropy, ENTROPIES)
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be positive and finite, got {self.lr!r}")
         for name in ("weight_decay", "entropy_weight", "phase_weight", "decorrelation_weight", "oracle_weight", "ortho_weight"):
@@ -235,9 +226,9 @@ class Scale:
 
     def __post_init__(self):
         for name in ("batch", "n_batches_main", "n_batches_ablation", "seq_len_main", "seq_len_ablation", "seeds"):
-            _positive_int(name, getattr(self, name))
+            validate.positive_int(name, getattr(self, name))
         if self.epochs is not None:
-            _positive_int("epochs", self.epochs)
+            validate.positive_int("epochs", self.epochs)
 
     def apply(self, config: Config, *, ablation: bool) -> Config:
         """``config`` resized: batch, batches per epoch, sequence length (and epochs when set)."""

@@ -27,7 +27,8 @@ from flax import nnx
 from spectral_manifolds import sphere
 from spectral_manifolds.alignment import DynamicCayleyRotation
 from spectral_manifolds.data.oscillators import SeedTaskConfig
-from spectral_manifolds.experiments.ladder.config import INITS, ROTATIONS, Config, _choice
+from spectral_manifolds import validate
+from spectral_manifolds.experiments.ladder.config import INITS, ROTATIONS, Config
 from spectral_manifolds.kuramoto import ManifoldField
 from spectral_manifolds.rvae import RVAE
 
@@ -118,7 +119,7 @@ class LadderModel(nnx.Module):
         self, task: SeedTaskConfig, *, form: str = "seed", gamma: float = 0.5, init: str = "zero",
         sigma_init: Optional[float] = None, rngs: nnx.Rngs,
     ):
-        _choice("init", init, INITS)
+        validate.choice("init", init, INITS)
         d, c, steps = task.latent_dim, task.n_channels, task.seq_len - 1
         self.d = d
         self.vae = RVAE(c, d, sigma_init=sigma_init, rngs=rngs)
