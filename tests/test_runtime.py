@@ -147,6 +147,24 @@ def test_compile_with_notice_rejects_plain_functions():
         runtime.compile_with_notice(lambda x: x, 1.0)
 
 
+def test_notice_starts_its_own_line_under_an_open_bar(capsys):
+    bar = runtime.progress(range(3), mininterval=0.0)
+    it = iter(bar)
+    next(it), next(it)  # the bar has drawn "1/3" on a line with no newline at its end
+    runtime.notice("Compiling g")
+    bar.close()
+    out = capsys.readouterr().out
+    before = out.split("Compiling g")[0]
+    # whatever precedes the message on its line has been erased ('\r' then spaces)
+    assert before.rsplit("\r", 1)[-1].strip() == "" or before.endswith("\n")
+    assert "Compiling g\n" in out
+
+
+def test_notice_without_a_bar_is_a_plain_line(capsys):
+    runtime.notice("hello")
+    assert capsys.readouterr().out == "hello\n"
+
+
 def test_progress_iterates_everything():
     assert list(runtime.progress(range(5), disable=True)) == list(range(5))
 

@@ -314,11 +314,27 @@ def compile_with_notice(jitted: Callable, *example_args: Any, name: str = "step"
     """
     if not hasattr(jitted, "lower"):
         raise TypeError(f"{name}: expected a jax.jit-wrapped function, got {type(jitted).__name__}")
-    print(f"Compiling {name} with JAX (first call; this can take a while)...", flush=True)
+    notice(f"Compiling {name} with JAX (first call; this can take a while)...")
     with Timer() as t:
         compiled = jitted.lower(*example_args, **example_kwargs).compile()
-    print(f"Compiled {name} in {t.seconds:.2f} s on {jax_backend()}.", flush=True)
+    notice(f"Compiled {name} in {t.seconds:.2f} s on {jax_backend()}.")
     return CompiledFn(compiled, t.seconds, name)
+
+
+def notice(message: str) -> None:
+    """Print one line for the reader; above the progress bar when one is open.
+
+    A plain ``print`` while a text bar is drawn lands in the middle of the bar's line;
+    ``tqdm.write`` clears the bar, prints the line and redraws the bar below it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    if getattr(tqdm, "_instances", None):
+        tqdm.write(message, file=sys.stdout)
+        sys.stdout.flush()
+    else:
+        print(message, flush=True)
 
 
 # --------------------------------------------------------------------------- summary

@@ -18,6 +18,9 @@ from spectral_manifolds.data.oscillators import OscillatorData, linear_fill
 from spectral_manifolds.experiments import mf_floors
 
 
+EVAL_CHUNK = 64  # test samples per evaluation call (see teacher_forced)
+
+
 def _h(group) -> np.ndarray:
     return np.asarray([c.h for c in group.configs], np.float32)
 
@@ -47,7 +50,15 @@ def teacher_forced(group, data: OscillatorData, seed: int = 0) -> dict:
         return jnp.stack(out + [jnp.mean(sigma)])
 
     f = jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None, None, None)))
-    v = np.asarray(f(group.params, group.rest, jnp.asarray(_h(group)), data.x, data.y_next, data.y_recon, jax.random.key(seed)))
+    # Chunks of test samples: all members at once over the whole test set would hold
+    # (M, B, T, T) attention weights (hundreds of GiB at the full budget).
+    n, h, key = len(data.x), jnp.asarray(_h(group)), jax.random.key(seed)
+    total = 0.0
+    for i, lo in enumerate(range(0, n, EVAL_CHUNK)):
+        hi = min(n, lo + EVAL_CHUNK)
+        part = f(group.params, group.rest, h, data.x[lo:hi], data.y_next[lo:hi], data.y_recon[lo:hi], jax.random.fold_in(key, i))
+        total = total + np.asarray(part, np.float64) * (hi - lo)  # every sample has the same T x C entries
+    v = total / n
     return {"pred_mse": v[:, 0], "recon_mse": v[:, 1], "pred_mse_sample": v[:, 2], "recon_mse_sample": v[:, 3], "sigma": v[:, 4]}
 
 

@@ -1,6 +1,6 @@
 """Reference latents for the oracle distance on the seeds' main task (chapters 6 and 7).
 
-Seed 001_a78d46c299591382.txt reports oracle distances stuck near 0.25 (sections 7-14)
+Seed 001_a78d46c299591382.txt reports oracle distances between about 0.20 and 0.25 (sections 7-14)
 and reads them as a failure to learn the oscillators. To read 0.25 one needs the scores
 of latents whose content is known. :func:`reference_rows` computes, on the seeds' task
 (:func:`spectral_manifolds.data.oscillators.seed_task`), the oracle distance
