@@ -32,6 +32,18 @@ def test_teacher_forced_metrics_without_sampling_members(group):
     np.testing.assert_allclose(ev["pred_mse"], group.test_pred_mse, rtol=1e-6)
 
 
+def test_chunked_evaluation_equals_one_pass(group, monkeypatch):
+    """Means over chunks of unequal size (16 test samples in chunks of 5: 5, 5, 5, 1)
+    weighted by their sizes are the one-pass means."""
+    whole_tf, whole_gap = V.teacher_forced(group, group.test), V.substep_gap(group)
+    monkeypatch.setattr(V, "EVAL_CHUNK", 5)
+    parts_tf, parts_gap = V.teacher_forced(group, group.test), V.substep_gap(group)
+    for k in ("pred_mse", "recon_mse", "sigma"):
+        np.testing.assert_allclose(parts_tf[k], whole_tf[k], rtol=1e-5)
+    for k in ("rotation", "one_vs_sub"):
+        np.testing.assert_allclose(parts_gap[k], whole_gap[k], rtol=1e-5, atol=1e-9)
+
+
 def test_imputation_shapes_and_the_one_step_identity(group, imp):
     assert imp.latent.shape == imp.feedback.shape == (6, len(GAPS))
     assert imp.gap_start == group.test.seq_len - max(GAPS) - 1

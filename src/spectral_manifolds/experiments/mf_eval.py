@@ -21,6 +21,21 @@ from spectral_manifolds.experiments import mf_floors
 EVAL_CHUNK = 64  # test samples per evaluation call (see teacher_forced)
 
 
+def _chunked_mean(f, *samples) -> np.ndarray:
+    """The mean over samples of ``f(i, *chunk_i)``, evaluated on chunks of ``EVAL_CHUNK``.
+
+    ``f`` returns per-member means over its chunk (every sample weighs the same); the
+    chunks' results are averaged weighted by their sizes. All members at once over the
+    whole test set would hold (M, B, T, T) attention weights: hundreds of GiB at the full
+    budget.
+    """
+    n, total = len(samples[0]), 0.0
+    for i, lo in enumerate(range(0, n, EVAL_CHUNK)):
+        hi = min(n, lo + EVAL_CHUNK)
+        total = total + np.asarray(f(i, *(a[lo:hi] for a in samples)), np.float64) * (hi - lo)
+    return total / n
+
+
 def _h(group) -> np.ndarray:
     return np.asarray([c.h for c in group.configs], np.float32)
 
@@ -50,15 +65,8 @@ def teacher_forced(group, data: OscillatorData, seed: int = 0) -> dict:
         return jnp.stack(out + [jnp.mean(sigma)])
 
     f = jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None, None, None, None)))
-    # Chunks of test samples: all members at once over the whole test set would hold
-    # (M, B, T, T) attention weights (hundreds of GiB at the full budget).
-    n, h, key = len(data.x), jnp.asarray(_h(group)), jax.random.key(seed)
-    total = 0.0
-    for i, lo in enumerate(range(0, n, EVAL_CHUNK)):
-        hi = min(n, lo + EVAL_CHUNK)
-        part = f(group.params, group.rest, h, data.x[lo:hi], data.y_next[lo:hi], data.y_recon[lo:hi], jax.random.fold_in(key, i))
-        total = total + np.asarray(part, np.float64) * (hi - lo)  # every sample has the same T x C entries
-    v = total / n
+    h, key = jnp.asarray(_h(group)), jax.random.key(seed)
+    v = _chunked_mean(lambda i, x, yn, yr: f(group.params, group.rest, h, x, yn, yr, jax.random.fold_in(key, i)), data.x, data.y_next, data.y_recon)
     return {"pred_mse": v[:, 0], "recon_mse": v[:, 1], "pred_mse_sample": v[:, 2], "recon_mse_sample": v[:, 3], "sigma": v[:, 4]}
 
 
@@ -193,5 +201,6 @@ def substep_gap(group, data: OscillatorData | None = None, n_substeps: int = 4) 
         a, b = m.field.step(mu, h=1.0, n_substeps=1), m.field.step(mu, h=1.0, n_substeps=n_substeps)
         return jnp.stack([jnp.mean(sphere.dist(a, mu)), jnp.mean(sphere.dist(a, b))])
 
-    v = np.asarray(jax.jit(jax.vmap(one, in_axes=(0, 0, None)))(group.params, group.rest, d.x))
+    f = jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+    v = _chunked_mean(lambda i, x: f(group.params, group.rest, x), d.x)
     return {"rotation": v[:, 0], "one_vs_sub": v[:, 1], "relative": v[:, 1] / np.maximum(v[:, 0], 1e-12)}
