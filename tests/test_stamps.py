@@ -47,7 +47,7 @@ def published(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, dict]
         cell.execution_count = i
         cell.outputs = []
     code[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
-    nb.metadata[stamps.STAMP_KEY] = stamps.make_stamp("NVIDIA H200", "full", "abc1234", 3.2, stamps.cells_hash(nb), stamps.src_hash())
+    nb.metadata[stamps.STAMP_KEY] = stamps.make_stamp("NVIDIA H200", "full", "abc1234", 3.2, stamps.code_hash(nb), stamps.cells_hash(nb), stamps.src_hash())
     ipynb = md.with_suffix(".ipynb")
     ipynb.write_text(json.dumps(nb))
     return md, ipynb, json.loads(ipynb.read_text())
@@ -68,7 +68,24 @@ def test_edited_md_not_synced_is_caught(tmp_path):
     md.write_text(MD.replace("Some prose.", "Other prose."))
     found = stamps.problems(md, ipynb)
     assert any("differs between the pair" in p for p in found)
-    assert stamps.stale_reason(md, ipynb) == "its cells changed"
+    assert stamps.stale_reason(md, ipynb) is None  # prose only: the outputs are still current
+
+
+def test_edited_code_in_md_not_synced_is_caught(tmp_path):
+    md, ipynb, _ = published(tmp_path)
+    md.write_text(MD.replace("x = 1 + 1", "x = 1 + 2"))
+    assert any("differs between the pair" in p for p in stamps.problems(md, ipynb))
+    assert stamps.stale_reason(md, ipynb) == "its code changed"
+
+
+def test_prose_edited_and_synced_after_publishing_is_allowed(tmp_path):
+    """Re-reading the text against the outputs may change markdown: outputs stay current."""
+    md, ipynb, nb = published(tmp_path)
+    md.write_text(MD.replace("Some prose.", "Corrected prose."))
+    nb["cells"][0]["source"] = "# A chapter\n\nCorrected prose."
+    rewrite(ipynb, nb)
+    assert stamps.problems(md, ipynb) == []
+    assert nb["metadata"][stamps.STAMP_KEY]["cells_hash"] != stamps.cells_hash(nb)  # the stamp still records the old prose
 
 
 def test_edited_and_synced_but_not_republished_is_caught(tmp_path):
@@ -78,7 +95,8 @@ def test_edited_and_synced_but_not_republished_is_caught(tmp_path):
     nb["cells"][1]["source"] = "x = 1 + 2"
     rewrite(ipynb, nb)
     found = stamps.problems(md, ipynb)
-    assert found == ["99_demo.ipynb: its cells changed after it was published (stamp cells_hash differs): re-publish it"]
+    assert found == ["99_demo.ipynb: its code cells changed after it was published (stamp code_hash differs): re-publish it"]
+    assert stamps.stale_reason(md, ipynb) == "its code changed"
 
 
 def test_markdown_difference_is_caught(tmp_path):
@@ -124,9 +142,9 @@ def test_implausible_stamps_are_caught(tmp_path, field, value, message):
 
 def test_old_stamp_without_hashes_is_caught(tmp_path):
     md, ipynb, nb = published(tmp_path)
-    del nb["metadata"][stamps.STAMP_KEY]["cells_hash"]
+    del nb["metadata"][stamps.STAMP_KEY]["code_hash"]
     rewrite(ipynb, nb)
-    assert any("stamp lacks ['cells_hash']" in p for p in stamps.problems(md, ipynb))
+    assert any("stamp lacks ['code_hash']" in p for p in stamps.problems(md, ipynb))
 
 
 def test_cells_hash_sees_every_cell_kind_and_order():
@@ -137,6 +155,14 @@ def test_cells_hash_sees_every_cell_kind_and_order():
     hashes = {stamps.cells_hash(x) for x in (nb, swapped, retyped)}
     assert len(hashes) == 3
     assert stamps.cells_hash({"cells": nb["cells"] + [{"cell_type": "code", "source": "  "}]}) == stamps.cells_hash(nb)
+
+
+def test_code_hash_ignores_markdown_but_sees_code_and_its_order():
+    nb = {"cells": [{"cell_type": "markdown", "source": "a"}, {"cell_type": "code", "source": "b"}, {"cell_type": "code", "source": "c"}]}
+    prose = copy.deepcopy(nb)
+    prose["cells"][0]["source"] = "other prose"
+    swapped = {"cells": [nb["cells"][0], nb["cells"][2], nb["cells"][1]]}
+    assert stamps.code_hash(prose) == stamps.code_hash(nb) != stamps.code_hash(swapped)
 
 
 def test_src_hash_changes_with_a_module(tmp_path):

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from spectral_manifolds.stamps import STAMP_FIELDS, STAMP_KEY, cells_hash, make_stamp, src_hash, stale_chapters
+from spectral_manifolds.stamps import STAMP_FIELDS, STAMP_KEY, cells_hash, code_hash, make_stamp, src_hash, stale_chapters
 
 __all__ = ["STAMP_FIELDS", "STAMP_KEY", "git_commit", "main", "publish_chapter"]
 
@@ -68,7 +68,7 @@ def publish_chapter(source: pathlib.Path, budget: str, commit: str, timeout: int
     client.execute()
     seconds = time.perf_counter() - start
 
-    stamp = make_stamp(runtime.device_name(), budget, commit, seconds, cells_hash(nb), src_hash())
+    stamp = make_stamp(runtime.device_name(), budget, commit, seconds, code_hash(nb), cells_hash(nb), src_hash())
     nb.metadata[STAMP_KEY] = stamp
     nbformat.validate(nb)
     jupytext.write(nb, ipynb, fmt="ipynb")

@@ -1,11 +1,15 @@
 """Publish stamps that cannot go stale, and the checks that read them.
 
 A published chapter ``book/NN_name.ipynb`` carries, in ``metadata.spectral_manifolds``,
-where and how it was executed (device, budget, UTC date, commit, seconds) and two
+where and how it was executed (device, budget, UTC date, commit, seconds) and three
 hashes (DESIGN.md, "Executed outputs"):
 
-* ``cells_hash`` -- SHA-256 of the chapter's cells (type and source of every markdown
-  and code cell, in order). Editing any cell after publishing changes it.
+* ``code_hash`` -- SHA-256 of the chapter's code cells, in order: what the outputs
+  depend on. Editing a code cell after publishing makes the chapter stale.
+* ``cells_hash`` -- SHA-256 of every markdown and code cell (type and source, in order):
+  the prose as published. Prose edited after publishing (re-reading the text against
+  the outputs, as DESIGN.md asks after every publish) leaves the outputs current, so it
+  is not an error; the .md and the .ipynb must still hold the same markdown.
 * ``src_hash`` -- SHA-256 of every ``.py`` file under ``src/spectral_manifolds/``.
   A changed module makes every chapter's outputs possibly stale.
 
@@ -24,7 +28,7 @@ import re
 from typing import Any, Iterable
 
 STAMP_KEY = "spectral_manifolds"
-STAMP_FIELDS = ("device", "budget", "date", "commit", "seconds", "cells_hash", "src_hash")
+STAMP_FIELDS = ("device", "budget", "date", "commit", "seconds", "code_hash", "cells_hash", "src_hash")
 SRC = pathlib.Path(__file__).resolve().parent
 COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 PRINTS = re.compile(r"(^|[^\w.])(print|display)\(")
@@ -50,6 +54,12 @@ def cells_hash(nb: Any) -> str:
     return hashlib.sha256(json.dumps(chapter_cells(nb)).encode()).hexdigest()
 
 
+def code_hash(nb: Any) -> str:
+    """SHA-256 (hex) of the non-empty code cells' stripped sources, in order."""
+    code = [src for kind, src in chapter_cells(nb) if kind == "code"]
+    return hashlib.sha256(json.dumps(code).encode()).hexdigest()
+
+
 def src_hash(root: pathlib.Path = SRC) -> str:
     """SHA-256 (hex) of every ``.py`` file under ``root`` (relative path and bytes, sorted)."""
     h = hashlib.sha256()
@@ -58,14 +68,16 @@ def src_hash(root: pathlib.Path = SRC) -> str:
     return h.hexdigest()
 
 
-def make_stamp(device: str, budget: str, commit: str, seconds: float, cells: str, src: str) -> dict:
-    """The publish stamp stored under ``metadata.spectral_manifolds``."""
+def make_stamp(device: str, budget: str, commit: str, seconds: float, code: str, cells: str, src: str) -> dict:
+    """The publish stamp stored under ``metadata.spectral_manifolds`` (hashes: :func:`code_hash`,
+    :func:`cells_hash`, :func:`src_hash`)."""
     return {
         "device": device,
         "budget": budget,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": commit,
         "seconds": round(float(seconds), 1),
+        "code_hash": code,
         "cells_hash": cells,
         "src_hash": src,
     }
@@ -137,8 +149,8 @@ def problems(md: pathlib.Path, ipynb: pathlib.Path) -> list[str]:
     out = pair_problems(jupytext.read(md), nb, name)
     stamp = nb.get("metadata", {}).get(STAMP_KEY)
     out += stamp_problems(stamp, name)
-    if isinstance(stamp, dict) and "cells_hash" in stamp and stamp["cells_hash"] != cells_hash(nb):
-        out.append(f"{name}: its cells changed after it was published (stamp cells_hash differs): re-publish it")
+    if isinstance(stamp, dict) and "code_hash" in stamp and stamp["code_hash"] != code_hash(nb):
+        out.append(f"{name}: its code cells changed after it was published (stamp code_hash differs): re-publish it")
     out += execution_problems(nb, name)
     return out
 
@@ -150,8 +162,8 @@ def stale_reason(md: pathlib.Path, ipynb: pathlib.Path, src: str | None = None) 
     if not ipynb.exists():
         return "never published"
     stamp = json.loads(ipynb.read_text()).get("metadata", {}).get(STAMP_KEY) or {}
-    if stamp.get("cells_hash") != cells_hash(jupytext.read(md)):
-        return "its cells changed"
+    if stamp.get("code_hash") != code_hash(jupytext.read(md)):
+        return "its code changed"
     if stamp.get("src_hash") != (src or src_hash()):
         return "src/spectral_manifolds changed"
     if stamp.get("budget") != "full":
