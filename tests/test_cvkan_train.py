@@ -8,14 +8,8 @@ import torch
 from torch import nn
 
 from spectral_manifolds.cvkan.baselines import ComplexTransformer, RealTransformer, n_real_parameters
-from spectral_manifolds.cvkan.train import (
-    EPOCHS,
-    chronological_windows,
-    last_value,
-    seasonal_naive,
-    train_classifier,
-    train_forecaster,
-)
+from spectral_manifolds.cvkan.forecast import chronological_windows, last_value, seasonal_naive, train_forecaster
+from spectral_manifolds.cvkan.train import EPOCHS, train_classifier
 
 FAST = dict(device="cpu", progress=False)
 

@@ -20,4 +20,5 @@ from spectral_manifolds.cvkan.block import VERSIONS, ChannelwiseMLP, PolarizingB
 from spectral_manifolds.cvkan.hierarchy import HIERARCHY_VARIANTS, HierarchicalPolarization, level_schedule
 from spectral_manifolds.cvkan.models import CVKAN, POOLINGS, TokenEmbedding, n_parameters
 from spectral_manifolds.cvkan.baselines import ComplexTransformer, RealTransformer, width_for_params
-from spectral_manifolds.cvkan.train import Fit, train_classifier, train_forecaster
+from spectral_manifolds.cvkan.train import Fit, train_classifier
+from spectral_manifolds.cvkan.forecast import train_forecaster
