@@ -1,0 +1,117 @@
+"""experiments.cvkan_norms: the claims of chapter 11 (normalization) at the quick budget.
+
+Sizes per run are the chapter's quick ones (``NormsConfig.for_budget("quick")``); the
+tests run fewer tasks and models than the chapter so that the file stays short.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from spectral_manifolds.cvkan.models import CVKAN
+from spectral_manifolds.experiments import cvkan_norms as cn
+
+QUICK = cn.NormsConfig.for_budget("quick")
+SEED_TASK, _, COMMON = cn.TASKS
+
+
+# --------------------------------------------------------------------- worked example (closed forms)
+def test_worked_example_centre_keeps_the_ratio_per_token_norms_erase_it():
+    rows = {r["norm"]: r for r in cn.worked_example(3.0)}
+    for kind in ("none", "centre"):
+        assert rows[kind]["|A| / |B|"] == pytest.approx(3.0, abs=1e-4)
+        assert rows[kind]["|A| / |C|"] == pytest.approx(3.0, abs=1e-4)
+    # centre divides by the geometric mean (3 * 1 * 1)^(1/3) in every channel
+    assert rows["centre"]["|A|"] == pytest.approx(3.0 / 3.0 ** (1 / 3), abs=1e-4)
+    assert rows["rms"]["|A|"] == rows["rms"]["|B|"] == rows["rms"]["|C|"] == pytest.approx(1.0, abs=1e-4)
+    assert rows["layernorm"]["|A| / |B|"] == pytest.approx(1.0, abs=0.01)  # equal up to eps
+
+
+def test_worked_example_per_token_norms_do_not_see_the_gain():
+    a, b = cn.worked_example(3.0), cn.worked_example(7.0)
+    for ra, rb in zip(a, b):
+        if ra["norm"] in ("rms", "layernorm"):
+            assert ra["|A|"] == pytest.approx(rb["|A|"], abs=0.01)
+        else:
+            assert rb["|A| / |B|"] == pytest.approx(7.0, abs=1e-3)
+
+
+def test_worked_example_rejects_a_non_positive_gain():
+    with pytest.raises(ValueError):
+        cn.worked_example(0.0)
+
+
+# --------------------------------------------------------------------- configuration
+@pytest.mark.parametrize("change", [dict(n_seeds=1), dict(epochs=2, seed_epochs=3), dict(norms=("batch",)), dict(tasks=()), dict(n_train=0), dict(lr=0.0)])
+def test_config_rejects_bad_values(change):
+    with pytest.raises(ValueError):
+        dataclasses.replace(QUICK, **change)
+
+
+def test_budgets():
+    full = cn.NormsConfig.for_budget("full")
+    assert QUICK.n_seeds >= 3 and full.n_seeds >= 5
+    assert full.n_train == 5000 and full.epochs >= full.seed_epochs == 3
+    with pytest.raises(ValueError):
+        cn.NormsConfig.for_budget("medium")
+
+
+def test_polarization_needs_a_block():
+    with pytest.raises(ValueError):
+        cn.polarization(CVKAN(8, 2, n_blocks=0), None, np.zeros((1, 4), bool))
+
+
+# --------------------------------------------------------------------- trained claims (quick sizes)
+@pytest.fixture(scope="module")
+def seed_task():
+    return cn.run(dataclasses.replace(QUICK, tasks=(SEED_TASK,)), progress=False)
+
+
+def test_result_shapes_and_json(seed_task):
+    n_models = len(QUICK.norms) + 1 + len(cn.LOGISTICS)
+    assert len(seed_task.runs) == QUICK.n_seeds * n_models
+    assert len(cn.results_rows(seed_task)) == n_models
+    run = next(r for r in seed_task.runs if r["model"] == "norm=centre")
+    assert len(run["auroc_by_layer"]) == QUICK.n_blocks + 1 and len(run["test_acc"]) == QUICK.epochs
+    assert run["auroc_by_layer"][0] == pytest.approx(0.5, abs=0.1)  # unit-magnitude input: nothing to separate
+    assert json.loads(seed_task.to_json())["config"]["n_seeds"] == QUICK.n_seeds
+    with pytest.raises(ValueError):
+        seed_task.values(SEED_TASK.name, "norm=batch", "accuracy")
+
+
+def test_parameters_are_matched(seed_task):
+    centre = seed_task.values(SEED_TASK.name, "norm=centre", "n_params")[0]
+    for model in ("norm=none", "norm=layernorm", "norm=rms", "Z0"):
+        assert abs(seed_task.values(SEED_TASK.name, model, "n_params")[0] / centre - 1) <= 0.05
+
+
+def test_seed_task_accuracy_every_norm_about_perfect_z0_at_chance(seed_task):
+    for model in ("norm=none", "norm=centre", "norm=layernorm", "norm=rms", "logistic on (Re, Im) of mean(Z)"):
+        assert min(seed_task.values(SEED_TASK.name, model, "accuracy")) >= 0.97, model
+    assert np.mean(seed_task.values(SEED_TASK.name, "Z0", "accuracy")) <= 0.6
+
+
+def test_seed_task_centre_polarizes_per_token_norms_invert(seed_task):
+    auc = {m: np.mean(seed_task.values(SEED_TASK.name, m, "auroc")) for m in ("norm=none", "norm=centre", "norm=layernorm", "norm=rms")}
+    assert auc["norm=centre"] > 0.6 and auc["norm=none"] > 0.6  # signal tokens larger
+    assert auc["norm=layernorm"] < 0.5 and auc["norm=rms"] < 0.5  # signal tokens smaller
+    acc_rows, pol_rows = cn.verdict_rows(seed_task)
+    assert len(acc_rows) == 3 and len(pol_rows) == 4
+    verdicts = {r["claim"].split(": ", 1)[1]: r["verdict"] for r in pol_rows}
+    assert verdicts["LayerNorm polarizes less than centre"] == "reproduced"
+    assert verdicts["RMS norm polarizes less than centre"] == "reproduced"
+
+
+def test_common_phase_defeats_the_linear_logistic_not_the_models(seed_task):
+    res = cn.run(dataclasses.replace(QUICK, tasks=(COMMON,), norms=("centre", "layernorm"), with_z0=False), progress=False)
+    assert np.mean(res.values(COMMON.name, "logistic on (Re, Im) of mean(Z)", "accuracy")) <= 0.6
+    assert min(res.values(COMMON.name, "norm=centre", "accuracy")) >= 0.97
+    # |mean(Z)| does not see the common phase: the same seeds give the same |.| logistic
+    same = res.values(COMMON.name, "logistic on |mean(Z)|", "accuracy")
+    np.testing.assert_allclose(same, seed_task.values(SEED_TASK.name, "logistic on |mean(Z)|", "accuracy"), atol=0.005)
+    assert min(same) >= 0.85
+    assert np.mean(res.values(COMMON.name, "norm=layernorm", "auroc")) < 0.5 < np.mean(res.values(COMMON.name, "norm=centre", "auroc"))
