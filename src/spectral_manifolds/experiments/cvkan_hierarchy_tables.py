@@ -1,0 +1,127 @@
+"""Tables, verdicts and plotted series of the chapter "Hierarchical polarization".
+
+The results come from :mod:`spectral_manifolds.experiments.cvkan_hierarchy`; this module
+turns them into rows for ``report.table`` / ``report.verdict_table`` (seed 003's figures
+beside ours, accuracy in percent) and into the series of the sweeps' plots. Every
+verdict is ``report.compare`` on per-seed test accuracies (higher is better), paired by
+seed because every model of a seed trains on the same draw of the task.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spectral_manifolds import validate
+from spectral_manifolds.experiments.cvkan_hierarchy import LABELS, SEED_TABLE, SHORT, Condition, ConditionResult
+from spectral_manifolds.report import compare, mean_std, verdict_row
+
+__all__ = ["SEED_CLAIMS", "best_logistic", "seed_table_rows", "variant_rows", "seed_verdicts", "variant_verdicts", "sweep_series"]
+
+
+def best_logistic(res: ConditionResult) -> list:
+    """Per seed, the better of the two logistics on the test split (selection favours this baseline)."""
+    return [max(a, b) for a, b in zip(res.logistic["reim"], res.logistic["abs"])]
+
+
+def seed_table_rows(res: ConditionResult, seed_epoch: int = 3) -> list:
+    """Rows for the seed's table beside ours: parameters (allocated / used), accuracy % after epoch 1,
+    ``seed_epoch`` and the last epoch (mean ± std over seeds); then both logistics."""
+    pct = lambda v: mean_std([100 * x for x in v])  # noqa: E731
+    last = len(next(iter(res.models.values())).acc[0])
+    cols = ("seed: parameters", f"seed: val acc % (ep {seed_epoch})", "parameters (allocated)", "parameters (used)",
+            "test acc % (ep 1)", f"test acc % (ep {seed_epoch})", f"test acc % (ep {last})", "s / epoch")
+    rows = []
+    for m, r in res.models.items():
+        vals = (*SEED_TABLE.get(m, ("—", "—")), f"{r.n_params:,}", f"{r.n_used:,}", pct(r.at_epoch(1)),
+                pct(r.at_epoch(seed_epoch)), pct(r.final()), round(r.seconds_per_epoch, 2))
+        rows.append({"model": LABELS[m], **dict(zip(cols, vals))})
+    for f, name in (("reim", "logistic on (Re, Im) of mean(Z)"), ("abs", "logistic on |mean(Z)|")):
+        n, v = f"{res.logistic_params[f]:,}", pct(res.logistic[f])
+        rows.append({"model": name, **dict(zip(cols, ("—", "—", n, n, "—", v, v, "—")))})
+    return rows
+
+
+def variant_rows(results: list) -> list:
+    """One row per condition: final test accuracy % (mean ± std) of every model and both logistics."""
+    rows = []
+    for res in results:
+        row = {"condition": Condition(**res.condition).label}
+        for m, r in res.models.items():
+            row[LABELS[m]] = mean_std([100 * x for x in r.final()])
+        row["logistic (Re, Im)"] = mean_std([100 * x for x in res.logistic["reim"]])
+        row["logistic |mean Z|"] = mean_std([100 * x for x in res.logistic["abs"]])
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- verdicts
+# (claim, A, B, epoch: "seed" (the seed's epoch) or 1, seed's figure); A/B: a model, "99" or "logistic"
+SEED_CLAIMS = (
+    ("per-level beats flat", "per_level", "flat", "seed", "100.0 vs 99.7 %"),
+    ("mag-weighted beats flat", "magnitude", "flat", "seed", "100.0 vs 99.7 %"),
+    ("per-level is above 99 % after 1 epoch", "per_level", "99", 1, "> 99 % in 1 epoch"),
+    ("mag-weighted is above 99 % after 1 epoch", "magnitude", "99", 1, "> 99 % in 1 epoch"),
+    ("flat is below 99 % after 1 epoch (needs 3)", "99", "flat", 1, "3 epochs to > 99 %"),
+    ("per-level beats flat after 1 epoch", "per_level", "flat", 1, "1 vs 3 epochs to > 99 %"),
+    ("mag-weighted beats per-level (even stronger)", "magnitude", "per_level", "seed", "100.0 vs 100.0 %"),
+    ("mag-weighted beats per-level after 1 epoch (fastest)", "magnitude", "per_level", 1, "fastest convergence"),
+    ("per-level beats top-down (top-down unnecessary)", "per_level", "top_down", "seed", "100.0 vs 99.3 %"),
+    ("per-level beats shared", "per_level", "shared", "seed", "100.0 vs 93.0 %"),
+    ("per-level beats the 65-parameter logistic", "per_level", "logistic", "seed", "—"),
+)
+
+
+def _side(res: ConditionResult, who: str, epoch: int) -> tuple:
+    """(name, per-seed accuracy %) of a model after ``epoch``, the 99 % line or the (Re, Im) logistic."""
+    if who == "99":
+        return "99 %", [99.0] * len(res.seeds)
+    if who == "logistic":
+        return "logistic (Re, Im)", [100 * a for a in res.logistic["reim"]]
+    return SHORT[who], [100 * a for a in res.models[who].at_epoch(epoch)]
+
+
+def seed_verdicts(res: ConditionResult, seed_epoch: int = 3) -> list:
+    """:data:`SEED_CLAIMS` as ``report.verdict_row`` rows (test accuracy %, higher is better);
+    claims about a model that was not run are left out."""
+    rows = []
+    for claim, a, b, ep, fig in SEED_CLAIMS:
+        if not {a, b} - {"99", "logistic"} <= res.models.keys():
+            continue
+        e = seed_epoch if ep == "seed" else ep
+        (an, va), (bn, vb) = _side(res, a, e), _side(res, b, e)
+        rows.append(verdict_row(claim, compare(va, vb, lower_is_better=False), seed_figure=fig, a_name=an, b_name=bn,
+                                metric=f"test acc (%), epoch {e}"))
+    return rows
+
+
+def variant_verdicts(results: list) -> list:
+    """Per condition: per-level vs flat, mag-weighted vs per-level, flat and per-level vs the best logistic."""
+    rows = []
+    for res in results:
+        m, label = res.models, Condition(**res.condition).label
+        long = res.condition["n_tokens"] > 16
+        for a, b in (("per_level", "flat"), ("magnitude", "per_level"), ("flat", "logistic"), ("per_level", "logistic")):
+            if a not in m or (b != "logistic" and b not in m):
+                continue
+            vb = best_logistic(res) if b == "logistic" else m[b].final()
+            bn = "best logistic" if b == "logistic" else SHORT[b]
+            fig = "'especially for long sequences'" if long and (a, b) == ("per_level", "flat") else "—"
+            cmp = compare([100 * x for x in m[a].final()], [100 * x for x in vb], lower_is_better=False)
+            rows.append(verdict_row(f"{label}: {SHORT[a]} beats {bn}", cmp, seed_figure=fig, a_name=SHORT[a], b_name=bn,
+                                    metric="test acc (%), last epoch"))
+    return rows
+
+
+def sweep_series(results: list, vary: str) -> tuple:
+    """Mean final accuracy (%) against ``vary`` ("sigma": N = 16; "n_tokens": sigma = 0.5), no common phase.
+
+    Returns ``(x, {name: [mean accuracy % per x]})`` for the models and both logistics."""
+    validate.choice("vary", vary, ("sigma", "n_tokens"))
+    keep = (lambda c: c["n_tokens"] == 16) if vary == "sigma" else (lambda c: c["sigma"] == 0.5)
+    picked = sorted((r for r in results if keep(r.condition) and not r.condition["common_phase"]), key=lambda r: r.condition[vary])
+    if not picked:
+        raise ValueError(f"no condition varies {vary!r} in these results")
+    series = {LABELS[m]: [100 * float(np.mean(r.models[m].final())) for r in picked] for m in picked[0].models}
+    series["logistic (Re, Im)"] = [100 * float(np.mean(r.logistic["reim"])) for r in picked]
+    series["logistic |mean Z|"] = [100 * float(np.mean(r.logistic["abs"])) for r in picked]
+    return [r.condition[vary] for r in picked], series

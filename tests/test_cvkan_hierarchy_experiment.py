@@ -1,0 +1,115 @@
+"""Chapter 13 (hierarchical polarization): its configs, parameter counts, and claims at the quick budget."""
+
+import dataclasses
+import json
+
+import pytest
+
+from spectral_manifolds.cvkan.models import n_parameters
+from spectral_manifolds.experiments import cvkan_hierarchy as ch
+from spectral_manifolds.experiments import cvkan_hierarchy_tables as cht
+from spectral_manifolds.experiments.cvkan_hierarchy import Condition, HierarchyConfig, RunConfig
+
+
+# --------------------------------------------------------------------------- configs
+def test_full_config_is_the_seeds_task_and_the_issues_grid():
+    cfg = ch.config_for("full")
+    t = cfg.seed_task
+    assert (t.condition, t.n_train, t.d, t.n_signal, t.batch_size) == (Condition(0.5, 16, False), 5000, 32, 4, 64)
+    assert t.n_seeds >= 5 and t.epochs >= cfg.seed_epoch == 3 and set(t.models) == set(ch.MODELS)
+    conds = {v.condition for v in cfg.variants}
+    assert {c.sigma for c in conds if c.n_tokens == 16 and not c.common_phase} == {0.5, 1.0, 1.5, 2.0}
+    assert {c.n_tokens for c in conds if c.sigma == 0.5 and not c.common_phase} == {16, 64, 256}
+    assert any(c.common_phase for c in conds)
+    assert all(v.n_seeds >= 5 and set(v.models) == set(ch.MODELS) for v in cfg.variants)
+
+
+def test_quick_config_has_three_seeds_and_a_sigma_n_and_phase_variant():
+    cfg = ch.config_for("quick")
+    assert cfg.seed_task.n_seeds >= 3 and all(v.n_seeds >= 3 for v in cfg.variants)
+    conds = [v.condition for v in cfg.variants]
+    assert any(c.sigma > 0.5 for c in conds) and any(c.n_tokens > 16 for c in conds) and any(c.common_phase for c in conds)
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_seeds=1), dict(models=("bogus",)), dict(models=()), dict(n_train=0), dict(epochs=0)])
+def test_run_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        RunConfig(**kwargs)
+
+
+def test_config_errors():
+    with pytest.raises(ValueError):
+        HierarchyConfig(RunConfig(epochs=2), seed_epoch=3)
+    with pytest.raises(ValueError):
+        ch.config_for("medium")
+    with pytest.raises(ValueError):
+        ch.build_model("deep", RunConfig())
+    with pytest.raises(ValueError):
+        ch.ModelRuns(1, 1, [[0.5, 0.6]], 0.0).at_epoch(3)
+    with pytest.raises(ValueError):
+        cht.sweep_series([], "depth")
+
+
+# --------------------------------------------------------------------------- parameters
+def test_parameter_counts_allocated_and_used():
+    cfg = RunConfig()
+    counts = {m: (n_parameters(net), ch.used_parameters(net)) for m in ch.MODELS for net in [ch.build_model(m, cfg)]}
+    assert counts["flat"] == (173_989, 173_989)  # seed 003: 174k
+    assert counts["shared"] == (58_083, 58_083)  # 58k
+    for m in ("per_level", "magnitude", "top_down"):  # 580k*, 4 of 10 blocks used at N = 16
+        assert counts[m] == (579_660, 4 * 57_953 + 130)
+    assert abs(counts["z0"][0] / counts["flat"][0] - 1) <= 0.05
+
+
+def test_magnitude_equals_per_level_at_level_zero_only():
+    check = ch.level0_equivalence(n_tokens=8, d=4)
+    assert check["level 0"] < 1e-12 and check["input: std of mean_d |z_i|"] < 1e-12
+    assert check["all levels"] > 1e-3 and check["after level 0: std of mean_d |z_i|"] > 1e-4
+
+
+# --------------------------------------------------------------------------- claims at the quick budget
+@pytest.fixture(scope="module")
+def quick_runs():
+    """The quick config's seed task and its σ = 0.5 / common-phase variants, with flat and Z0 only."""
+    cfg = ch.config_for("quick")
+    seed_task = dataclasses.replace(cfg.seed_task, models=("flat", "z0"))
+    plain, phase = (dataclasses.replace(v, models=("flat", "z0")) for v in cfg.variants
+                    if v.condition in (Condition(0.5, 16, False), Condition(0.5, 16, True)))
+    return ch.run(HierarchyConfig(seed_task, (plain, phase), cfg.seed_epoch), progress=False)
+
+
+def _mean(v):
+    return sum(v) / len(v)
+
+
+def test_seed_task_logistic_ceiling_and_z0_at_chance(quick_runs):
+    res = quick_runs.seed_task
+    assert _mean(res.logistic["reim"]) >= 0.99  # "scores at or next to 100 %"
+    assert res.logistic_params == {"reim": 65, "abs": 33}
+    flat, z0 = _mean(res.models["flat"].final()), _mean(res.models["z0"].final())
+    assert z0 <= 0.6 and flat >= 0.98  # Z0 at chance; blocks within about a point of 100 %
+    assert flat > _mean(res.logistic["abs"])  # above the logistic on |mean Z|
+
+
+def test_common_phase_defeats_reim_logistic_not_abs(quick_runs):
+    plain, phase = quick_runs.variants
+    assert _mean(phase.logistic["reim"]) <= 0.6 < 0.95 <= _mean(plain.logistic["reim"])
+    assert all(abs(a - b) <= 0.01 for a, b in zip(phase.logistic["abs"], plain.logistic["abs"]))
+    assert _mean(phase.models["z0"].final()) <= 0.6
+    # at the quick budget the flat model beat the best logistic under the common phase
+    assert _mean(phase.models["flat"].final()) > _mean(cht.best_logistic(phase))
+
+
+def test_tables_and_verdicts_are_well_formed(quick_runs):
+    json.dumps(quick_runs.to_dict())
+    res = quick_runs.seed_task
+    rows = cht.seed_table_rows(res, quick_runs.seed_epoch)
+    assert [r["model"] for r in rows][:2] == [ch.LABELS["flat"], ch.LABELS["z0"]] and len(rows) == 4
+    assert rows[0]["seed: parameters"] == "174k"
+    verdicts = cht.seed_verdicts(res, quick_runs.seed_epoch)
+    assert [v["claim"] for v in verdicts] == ["flat is below 99 % after 1 epoch (needs 3)"]  # only claims on run models
+    assert all(v["verdict"] in ("reproduced", "not reproduced", "inconclusive") for v in verdicts)
+    assert len(cht.variant_rows(quick_runs.variants)) == 2
+    assert len(cht.variant_verdicts(quick_runs.variants)) == 2  # flat vs best logistic, per condition
+    x, series = cht.sweep_series(quick_runs.variants, "sigma")
+    assert x == [0.5] and set(series) >= {ch.LABELS["flat"], "logistic (Re, Im)"}
