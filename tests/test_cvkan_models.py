@@ -94,3 +94,14 @@ def test_token_states_one_per_block():
 def test_wrong_width_message_names_the_width():
     with pytest.raises(ValueError, match="d=8"):
         CVKAN(8, 2, hidden=16)(tokens(2, 8, 4))
+
+
+def test_head_norm_hides_the_overall_level_and_can_be_dropped():
+    """Scaling every token by 2 scales |mean(Z)| by 2: the head's LayerNorm cancels it exactly
+    (Z0 cannot see the overall level), a head without it does not."""
+    z = tokens(4, 16, 8)
+    with_norm, without = CVKAN(8, 2, n_blocks=0), CVKAN(8, 2, n_blocks=0, head_norm=False)
+    # equal up to LayerNorm's eps = 1e-5 against the small variance of |mean(Z)| over channels
+    assert (with_norm(2 * z) - with_norm(z)).abs().max() < 2e-3
+    assert (without(2 * z) - without(z)).abs().max() > 2e-2
+    assert n_parameters(with_norm) - n_parameters(without) == 2 * 8

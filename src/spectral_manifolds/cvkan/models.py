@@ -93,13 +93,17 @@ class CVKAN(nn.Module):
         hierarchy: None (flat) or a variant of :class:`HierarchicalPolarization`;
             ``n_tokens`` (a power of two) is then required; ``allocated_levels`` as there.
         head_hidden: 0 for ``LayerNorm + Linear``; ``h > 0`` adds ``Linear(d, h)`` + GELU.
+        head_norm: start the head with ``LayerNorm(d)`` (the seed's counts need it). It
+            removes each sample's mean over channels of ``|pooled|``: on the synthetic task
+            that mean is what carries the class, so Z0 with it sits at chance; pass
+            ``False`` for a Z0 that can read it.
     """
 
     def __init__(
         self, d: int, out_dim: int, *, in_features: Optional[int] = None, n_blocks: int = 3, hidden: int = 128,
         aggregation: str = "mean", version: str = "tanh", univariate: bool = False, norm: str = "centre",
         pooling: str = "mean", hierarchy: Optional[str] = None, n_tokens: Optional[int] = None,
-        allocated_levels: Optional[int] = None, head_hidden: int = 0,
+        allocated_levels: Optional[int] = None, head_hidden: int = 0, head_norm: bool = True,
     ):
         super().__init__()
         validate.positive_int("out_dim", out_dim)
@@ -124,7 +128,7 @@ class CVKAN(nn.Module):
             self.norms = nn.ModuleList(make_norm(norm, d) for _ in range(n_blocks))
         self.pooling = pooling
         self.pool = None if pooling == "mean" else make_aggregation(pooling, d)
-        layers = [nn.LayerNorm(d)]
+        layers = [nn.LayerNorm(d)] if head_norm else []
         if head_hidden:
             layers += [nn.Linear(d, head_hidden), nn.GELU(), nn.Linear(head_hidden, out_dim)]
         else:
