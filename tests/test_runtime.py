@@ -147,6 +147,23 @@ def test_compile_with_notice_rejects_plain_functions():
         runtime.compile_with_notice(lambda x: x, 1.0)
 
 
+@pytest.mark.parametrize("cores, device, inside", [(2, "cpu", 1), (16, "cpu", None), (2, "cuda", None)])
+def test_torch_cpu_threads_only_on_a_small_cpu_and_restored(monkeypatch, cores, device, inside):
+    import torch
+
+    monkeypatch.setattr(runtime, "usable_cores", lambda: cores)
+    monkeypatch.delenv("SM_CPU_GUARD", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with runtime.torch_cpu_threads(device):
+            seen = torch.get_num_threads()
+        assert seen == (2 if inside is None else inside)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_notice_starts_its_own_line_under_an_open_bar(capsys):
     bar = runtime.progress(range(3), mininterval=0.0)
     it = iter(bar)

@@ -271,6 +271,31 @@ def block(tree: Any) -> Any:
     return tree
 
 
+# --------------------------------------------------------------------------- torch threads
+@contextlib.contextmanager
+def torch_cpu_threads(device=None):
+    """One torch intra-op thread while training on a small CPU; the setting is restored after.
+
+    Part III's models are small and launch-bound: on a shared 2-core machine two intra-op
+    threads made a 3-epoch quick run 10-50x slower than one (measured while writing
+    chapters 10 and 11). Applies on the same machines as the JAX guard
+    (:func:`cpu_guard_wanted`: at most ``SMALL_CPU_CORES`` usable cores, ``SM_CPU_GUARD``
+    not ``off``) and only when ``device`` (default :func:`torch_device`) is the CPU.
+    """
+    import torch
+
+    device = torch_device() if device is None else torch.device(device)
+    if device.type != "cpu" or not cpu_guard_wanted():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # --------------------------------------------------------------------------- progress
 def progress(iterable: Iterable[T] | None = None, **kwargs: Any):
     """A ``tqdm.auto`` progress bar (a widget in Jupyter when ipywidgets is present,

@@ -111,6 +111,15 @@ def _loop(net: nn.Module, xt: torch.Tensor, yt: torch.Tensor, step: Callable, ev
     gen = torch.Generator().manual_seed(int(seed))
     hist: dict[str, list] = {}
     bar = runtime.progress(range(epochs), desc=desc, disable=not progress)
+    with runtime.torch_cpu_threads(xt.device):
+        _epochs(net, xt, yt, step, evaluate, opt, gen, batch_size, bar, hist)
+    bar.close()
+    net.eval()
+    return hist
+
+
+def _epochs(net, xt, yt, step, evaluate, opt, gen, batch_size: int, bar, hist: dict) -> None:
+    """The epochs of :func:`_loop`, appending each epoch's row to ``hist``."""
     for _ in bar:
         t0, sums = time.perf_counter(), {}
         net.train()
@@ -129,9 +138,6 @@ def _loop(net: nn.Module, xt: torch.Tensor, yt: torch.Tensor, step: Callable, ev
         for key, v in row.items():
             hist.setdefault(key, []).append(v)
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "seconds"})
-    bar.close()
-    net.eval()
-    return hist
 
 
 def _check_output(out: torch.Tensor, shape: tuple, name: str) -> None:

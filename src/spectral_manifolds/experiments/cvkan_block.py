@@ -19,7 +19,6 @@ Questions / Depth vs Width"; issue 8, Part III, chapter 1).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -224,19 +223,6 @@ class BlockResult:
         return np.array([[row[key] for row in rows] for rows in self.profiles[model]])
 
 
-@contextlib.contextmanager
-def _one_cpu_thread():
-    """On the CPU, one torch thread while training: these small models are launch-bound and
-    two threads on a shared 2-core machine slowed the quick run several-fold."""
-    before = torch.get_num_threads()
-    if runtime.torch_device().type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(cfg: BlockConfig, *, only=None, progress: bool = True) -> BlockResult:
     """Train and profile everything (module docstring); one progress bar over all fits.
     ``only``: train just these model names (the logistic regressions always run)."""
@@ -251,8 +237,7 @@ def run(cfg: BlockConfig, *, only=None, progress: bool = True) -> BlockResult:
             store[task] = {n: [] for n in names + ["logistic (Re, Im) of mean(Z)", "logistic |mean(Z)|"]}
         res.history[task] = {n: [] for n in names}
     bar = runtime.progress(total=cfg.n_seeds * sum(len(v) for v in plan.values()), desc="fits", disable=not progress)
-    with _one_cpu_thread():
-        _fit_all(cfg, res, build, plan, seeds, profiled, bar)
+    _fit_all(cfg, res, build, plan, seeds, profiled, bar)  # train_classifier keeps a small CPU to one thread
     bar.close()
     res.seconds = time.perf_counter() - t0
     return res

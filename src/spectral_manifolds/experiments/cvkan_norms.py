@@ -32,7 +32,6 @@ the training of every model on it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
@@ -228,35 +227,15 @@ def _run_task_seed(cfg: NormsConfig, task: Task, seed: int, hidden0: int) -> lis
     return out
 
 
-@contextlib.contextmanager
-def _one_cpu_thread():
-    """On the CPU, run torch on one thread and restore the setting afterwards.
-
-    These models are small (a block's MLPs see one aggregate per sequence): on a shared
-    2-core machine, two intra-op threads made a 3-epoch run 15-50x slower than one
-    (measured while writing this chapter); on a GPU nothing changes.
-    """
-    if runtime.torch_device().type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(cfg: NormsConfig | None = None, *, progress: bool = True) -> NormsResult:
     """Every task x seed x model of ``cfg`` (default: the active budget's); one progress bar."""
     cfg = NormsConfig.for_budget() if cfg is None else cfg
     t0 = time.perf_counter()
     hidden0 = z0_hidden(cfg) if cfg.with_z0 else 0
     jobs = [(task, seed) for task in cfg.tasks for seed in report.seeds_for(cfg.n_seeds)]
-    with _one_cpu_thread():
-        bar = runtime.progress(jobs, desc="tasks x seeds", disable=not progress)
-        runs = [row for task, seed in bar for row in _run_task_seed(cfg, task, seed, hidden0)]
-        bar.close()
+    bar = runtime.progress(jobs, desc="tasks x seeds", disable=not progress)  # train_classifier keeps a small CPU to one thread
+    runs = [row for task, seed in bar for row in _run_task_seed(cfg, task, seed, hidden0)]
+    bar.close()
     config = {**dataclasses.asdict(cfg), "z0_head_hidden": hidden0, "device": str(runtime.torch_device())}
     return NormsResult(config, runs, time.perf_counter() - t0)
 
