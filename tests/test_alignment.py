@@ -27,6 +27,7 @@ from spectral_manifolds.alignment import (
     gram_loss,
     nuclear_norm,
     oracle_distance,
+    oracle_distances,
     orthogonality_penalty,
     procrustes_distance,
     procrustes_rotation,
@@ -425,3 +426,38 @@ def test_rotation_fit_seeds_reuse_the_compiled_steps():
     assert all(r.compile_seconds == 0 for r in out[1].runs.values())
     assert set(out[0].runs) == {f"dynamic: {c}" for c in CONTEXTS}
     assert out[0].runs["dynamic: mean"].frame_rmse != out[1].runs["dynamic: mean"].frame_rmse
+
+
+def _svd_calls(fn, *args) -> int:
+    """How many SVD custom calls the compiled program of ``fn`` holds (LAPACK on CPU,
+    cuSOLVER on GPU); counted after compilation, when shared functions are inlined."""
+    import re
+
+    text = jax.jit(fn).lower(*args).compile().as_text()
+    return len(re.findall(r'custom_call_target="\w*(?:gesdd|gesvd|svd)\w*"', text))
+
+
+def test_oracle_distances_match_separate_calls_with_one_svd():
+    """Several distances from one SVD equal the separate ones; the lowered program has one SVD
+    (two concurrent batched LAPACK calls can hang jaxlib on a 2-core CPU)."""
+    key = jax.random.split(jax.random.PRNGKey(3), 3)
+    z, mu, o = (jax.random.normal(k, (5, 12, 6)) for k in key)
+    centre = lambda x: x - x.mean(axis=1, keepdims=True)
+    got = oracle_distances([z, mu, centre(z)], [o, o, centre(o)])
+    want = [oracle_distance(z, o), oracle_distance(mu, o), oracle_distance(z, o, centred=True)]
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5)
+    assert _svd_calls(lambda a, b, c: oracle_distances([a, b], [c, c]), z, mu, o) == 1
+    assert _svd_calls(lambda a, b, c: oracle_distance(a, c) + oracle_distance(b, c), z, mu, o) == 2  # what it avoids
+    with pytest.raises(ValueError, match="equal length"):
+        oracle_distances([z], [o, o])
+    with pytest.raises(ValueError, match="same shape"):
+        oracle_distances([z, z[:, :6]], [o, o[:, :6]])
+
+
+def test_rotation_only_distance_orders_slogdet_after_the_svd():
+    """``reflections=False`` needs an SVD and a determinant of the same matrix; the
+    determinant's input passes an optimization barrier with the singular values, so the two
+    LAPACK calls cannot run at once."""
+    z, o = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 10, 3))
+    text = jax.jit(lambda a, b: procrustes_sq(a, b, reflections=False)).lower(z, o).as_text()
+    assert "optimization_barrier" in text

@@ -442,3 +442,23 @@ def test_seeds_together_rows_and_same_arithmetic():
         seeds_together(cfg, n_seeds=1)
     with pytest.raises(ValueError):
         seeds_together(cfg, rounds=0)
+
+
+def test_metrics_compute_their_three_oracle_distances_with_one_svd():
+    """The tracked oracle distances (of z, of mu, centred) come from one SVD in the compiled
+    program: three concurrent batched LAPACK calls hung CI's 2-core machine (jaxlib 0.10.2)."""
+    import re
+    from types import SimpleNamespace
+
+    from spectral_manifolds.alignment import oracle_distance
+    from spectral_manifolds.experiments.ladder.losses import metrics
+
+    z, mu, o = jax.random.normal(jax.random.PRNGKey(0), (3, 4, 17, 21))
+    t = {name: jnp.float32(0.0) for name in METRICS if not name.startswith("oracle")}
+    fn = jax.jit(lambda z, mu, o: metrics(SimpleNamespace(z=z, mu=mu), t, o))
+    text = fn.lower(z, mu, o).compile().as_text()
+    assert len(re.findall(r'custom_call_target="\w*(?:gesdd|gesvd|svd)\w*"', text)) == 1
+    got = dict(zip(METRICS, np.asarray(fn(z, mu, o))))
+    want = {"oracle": oracle_distance(z, o), "oracle_mu": oracle_distance(mu, o), "oracle_centred": oracle_distance(z, o, centred=True)}
+    for name, value in want.items():
+        assert got[name] == pytest.approx(float(value), rel=1e-5), name

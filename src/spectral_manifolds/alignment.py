@@ -49,6 +49,7 @@ __all__ = [
     "procrustes_distance",
     "procrustes_rotation",
     "oracle_distance",
+    "oracle_distances",
     "svd_procrustes_loss",
     "gram_loss",
     "cayley",
@@ -109,6 +110,20 @@ def _safe_sqrt(x: jax.Array) -> jax.Array:
 
 
 # --------------------------------------------------------------------------- measuring
+# One batched LAPACK call at a time. jaxlib's CPU LAPACK kernels split a large batch over
+# the intra-op thread pool and block the calling pool thread until the pieces finish
+# (jaxlib 0.10.2, ``ParallelBatchMap``). When XLA runs two such calls concurrently on a
+# pool of two threads (a 2-core CI machine), both threads wait for work that no thread is
+# left to run: the process hangs forever in ``block_until_ready``. Seen in CI on the
+# ladder's three oracle distances (three independent SVDs in one program); the flag
+# ``--xla_cpu_multi_thread_eigen=false`` does not prevent it. So several distances go
+# through one SVD (:func:`oracle_distances`), and ``slogdet`` is ordered after the SVD.
+def _after(first: jax.Array, x: jax.Array) -> jax.Array:
+    """``x``, but available only once ``first`` is computed (an ``optimization_barrier``
+    ties them), so a LAPACK call on ``x`` cannot run concurrently with the one making ``first``."""
+    return jax.lax.optimization_barrier((first, x))[1]
+
+
 def nuclear_norm(m) -> jax.Array:
     """Sum of singular values, from the singular values only (finite gradients).
 
@@ -146,7 +161,7 @@ def procrustes_sq(a, b, *, centred: bool = False, reflections: bool = True) -> j
     s = jnp.linalg.svd(m, compute_uv=False)  # (B, d), descending
     overlap = jnp.sum(s, axis=-1)
     if not reflections:
-        sign, _ = jnp.linalg.slogdet(jax.lax.stop_gradient(m))
+        sign, _ = jnp.linalg.slogdet(jax.lax.stop_gradient(_after(s, m)))
         overlap = overlap - 2.0 * jnp.where(sign < 0, s[..., -1], 0.0)
     sq = jnp.sum(a3 * a3, axis=(-2, -1)) + jnp.sum(b3 * b3, axis=(-2, -1)) - 2.0 * overlap
     sq = jnp.maximum(sq, 0.0)
@@ -211,6 +226,30 @@ def oracle_distance(z, oracle, *, centred: bool = False, reflections: bool = Tru
     _, t, d = a3.shape
     per_sample = _safe_sqrt(procrustes_sq(a3, b3, centred=centred, reflections=reflections) / (t * d))
     return jnp.mean(per_sample)
+
+
+def oracle_distances(zs, oracles) -> jax.Array:
+    """Several :func:`oracle_distance` values from one batched SVD.
+
+    Args:
+        zs, oracles: equal-length sequences of trajectories; pair ``k`` is ``zs[k]`` against
+            ``oracles[k]``, all of one shape, (B, T, d) or (T, d) (centre a pair yourself
+            for the centred variant).
+
+    Returns:
+        (K,) distances, ``[oracle_distance(zs[k], oracles[k]) for k]``, computed with one
+        SVD so that no two LAPACK calls run at once (see ``_after``).
+    """
+    if len(zs) != len(oracles) or not zs:
+        raise ValueError(f"zs and oracles must be non-empty and of equal length, got {len(zs)} and {len(oracles)}")
+    pairs = [_pair(z, o)[:2] for z, o in zip(zs, oracles)]
+    if len({a.shape for a, _ in pairs}) != 1:
+        raise ValueError(f"every pair must have the same shape, got {[tuple(a.shape) for a, _ in pairs]}")
+    k, (b, t, d) = len(pairs), pairs[0][0].shape
+    a3 = jnp.concatenate([a for a, _ in pairs])  # (K B, T, d)
+    b3 = jnp.concatenate([o for _, o in pairs])
+    per_sample = _safe_sqrt(procrustes_sq(a3, b3) / (t * d)).reshape(k, b)
+    return jnp.mean(per_sample, axis=-1)
 
 
 def svd_procrustes_loss(z_pred, z_target) -> jax.Array:

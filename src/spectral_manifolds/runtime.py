@@ -31,7 +31,13 @@ module imports JAX):
   jax 0.11.2 did not hang in 2 of 2 runs without the flag, and the quick ladder run
   took 17.5 s with it against 18.7 s without (2 runs each): the guard costs nothing
   measurable, so it stays on. The flag only touches the CPU backend;
-  ``SM_CPU_GUARD=off`` disables it.
+  ``SM_CPU_GUARD=off`` disables it. It does **not** stop jaxlib's batched LAPACK
+  kernels (SVD, LU, triangular solve) from splitting a large batch over the thread
+  pool (measured here: with the flag the pool's two threads still did about 40 % of a
+  batched SVD's work). Two such calls running at once on a 2-thread pool wait for each
+  other forever; CI hung that way in ``block_until_ready`` (jaxlib 0.10.2, three SVDs
+  in the ladder's metrics). The code therefore keeps batched LAPACK calls in sequence
+  (``spectral_manifolds.alignment``, the ladder's train step).
 """
 
 from __future__ import annotations

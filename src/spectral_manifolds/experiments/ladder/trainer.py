@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,13 @@ from spectral_manifolds.experiments.ladder.losses import terms as _terms
 from spectral_manifolds.experiments.ladder.modules import LadderModel
 
 __all__ = ["Result", "StepCache", "make_data", "run", "run_seeds", "run_many"]
+
+
+class _Latents(NamedTuple):
+    """The two latents :func:`losses.metrics` reads: ``z`` and ``mu``, (B, T, d)."""
+
+    z: jax.Array
+    mu: jax.Array
 
 
 @dataclass
@@ -120,14 +127,19 @@ class StepCache:
         tx = optax.adamw(cfg.lr, weight_decay=cfg.weight_decay)
         b = cfg.batch
 
-        def loss_and_metrics(p, data, i, k, switches, weights):
+        def loss_and_terms(p, data, i, k, switches, weights):
             x, yn, yr, o = (jax.lax.dynamic_slice_in_dim(a, i * b, b, axis=0) for a in data)
             out = nnx.merge(graphdef, p, rest)(x, k, switches)
             t = _terms(out, weights, yn, yr, o)
-            return t["objective"], _metrics(out, t, o)
+            return t["objective"], (t, out.z, out.mu, o)
 
         def one_seed(p, state, data, i, k, switches, weights):
-            (_, m), grads = jax.value_and_grad(loss_and_metrics, has_aux=True)(p, data, i, k, switches, weights)
+            (_, (t, z, mu, o)), grads = jax.value_and_grad(loss_and_terms, has_aux=True)(p, data, i, k, switches, weights)
+            # The metrics' SVD waits for the gradient, so it never runs beside the Cayley
+            # rotation's LAPACK solves: two batched LAPACK calls at once can hang a 2-core
+            # CPU (see spectral_manifolds.alignment).
+            _, (z, mu) = jax.lax.optimization_barrier((grads, (z, mu)))
+            m = _metrics(_Latents(z, mu), t, o)
             updates, state = tx.update(grads, state, p)
             return optax.apply_updates(p, updates), state, m
 
