@@ -11,8 +11,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from spectral_manifolds.cvkan.models import CVKAN
+from spectral_manifolds.cvkan.models import CVKAN, n_parameters
 from spectral_manifolds.experiments import cvkan_norms as cn
 
 QUICK = cn.NormsConfig.for_budget("quick")
@@ -60,6 +61,14 @@ def test_budgets():
         cn.NormsConfig.for_budget("medium")
 
 
+def test_z0_without_head_norm_is_matched_and_has_no_layernorm():
+    target = n_parameters(cn.build_model(QUICK, "centre"))
+    for name, head_norm in cn.Z0_MODELS.items():
+        model = cn.z0_model(QUICK, cn.z0_hidden(QUICK, head_norm), head_norm)
+        assert len(model.blocks) == 0 and abs(n_parameters(model) / target - 1) <= 0.05, name
+        assert any(isinstance(m, torch.nn.LayerNorm) for m in model.head.modules()) == head_norm, name
+
+
 def test_polarization_needs_a_block():
     with pytest.raises(ValueError):
         cn.polarization(CVKAN(8, 2, n_blocks=0), None, np.zeros((1, 4), bool))
@@ -72,20 +81,21 @@ def seed_task():
 
 
 def test_result_shapes_and_json(seed_task):
-    n_models = len(QUICK.norms) + 1 + len(cn.LOGISTICS)
+    n_models = len(QUICK.norms) + len(cn.Z0_MODELS) + len(cn.LOGISTICS)
     assert len(seed_task.runs) == QUICK.n_seeds * n_models
     assert len(cn.results_rows(seed_task)) == n_models
     run = next(r for r in seed_task.runs if r["model"] == "norm=centre")
     assert len(run["auroc_by_layer"]) == QUICK.n_blocks + 1 and len(run["test_acc"]) == QUICK.epochs
     assert run["auroc_by_layer"][0] == pytest.approx(0.5, abs=0.1)  # unit-magnitude input: nothing to separate
     assert json.loads(seed_task.to_json())["config"]["n_seeds"] == QUICK.n_seeds
+    assert set(seed_task.config["z0_head_hidden"]) == set(cn.Z0_MODELS) <= {r["model"] for r in cn.results_rows(seed_task)}
     with pytest.raises(ValueError):
         seed_task.values(SEED_TASK.name, "norm=batch", "accuracy")
 
 
 def test_parameters_are_matched(seed_task):
     centre = seed_task.values(SEED_TASK.name, "norm=centre", "n_params")[0]
-    for model in ("norm=none", "norm=layernorm", "norm=rms", "Z0"):
+    for model in ("norm=none", "norm=layernorm", "norm=rms", *cn.Z0_MODELS):
         assert abs(seed_task.values(SEED_TASK.name, model, "n_params")[0] / centre - 1) <= 0.05
 
 
@@ -93,6 +103,15 @@ def test_seed_task_accuracy_every_norm_about_perfect_z0_at_chance(seed_task):
     for model in ("norm=none", "norm=centre", "norm=layernorm", "norm=rms", "logistic on (Re, Im) of mean(Z)"):
         assert min(seed_task.values(SEED_TASK.name, model, "accuracy")) >= 0.97, model
     assert np.mean(seed_task.values(SEED_TASK.name, "Z0", "accuracy")) <= 0.6
+
+
+def test_z0_without_head_norm_reads_the_level_the_abs_logistic_reads(seed_task):
+    floor = seed_task.values(SEED_TASK.name, "Z0 (no head norm)", "accuracy")
+    logistic = seed_task.values(SEED_TASK.name, "logistic on |mean(Z)|", "accuracy")
+    assert np.mean(floor) >= np.mean(logistic) - 0.05
+    assert min(np.subtract(floor, seed_task.values(SEED_TASK.name, "Z0", "accuracy"))) > 0.2  # every seed
+    rows = {r["claim"].split(": ", 1)[1]: r["verdict"] for r in cn.floor_rows(seed_task)}
+    assert len(rows) == 1 + len(QUICK.norms) and rows["norm=centre beats Z0 (no head norm)"] == "reproduced"
 
 
 def test_seed_task_centre_polarizes_per_token_norms_invert(seed_task):
@@ -107,11 +126,13 @@ def test_seed_task_centre_polarizes_per_token_norms_invert(seed_task):
 
 
 def test_common_phase_defeats_the_linear_logistic_not_the_models(seed_task):
-    res = cn.run(dataclasses.replace(QUICK, tasks=(COMMON,), norms=("centre", "layernorm"), with_z0=False), progress=False)
+    res = cn.run(dataclasses.replace(QUICK, tasks=(COMMON,), norms=("centre", "layernorm")), progress=False)
     assert np.mean(res.values(COMMON.name, "logistic on (Re, Im) of mean(Z)", "accuracy")) <= 0.6
     assert min(res.values(COMMON.name, "norm=centre", "accuracy")) >= 0.97
     # |mean(Z)| does not see the common phase: the same seeds give the same |.| logistic
     same = res.values(COMMON.name, "logistic on |mean(Z)|", "accuracy")
     np.testing.assert_allclose(same, seed_task.values(SEED_TASK.name, "logistic on |mean(Z)|", "accuracy"), atol=0.005)
     assert min(same) >= 0.85
+    for z0 in cn.Z0_MODELS:  # the Z0s read only |mean(Z)| too
+        np.testing.assert_allclose(res.values(COMMON.name, z0, "accuracy"), seed_task.values(SEED_TASK.name, z0, "accuracy"), atol=0.005)
     assert np.mean(res.values(COMMON.name, "norm=layernorm", "auroc")) < 0.5 < np.mean(res.values(COMMON.name, "norm=centre", "auroc"))

@@ -12,19 +12,21 @@ nothing) and ``"rms"`` complete the four norms of :func:`~spectral_manifolds.cvk
 * :func:`run` -- on each task of :class:`NormsConfig` (the synthetic task of
   :mod:`spectral_manifolds.data.polarization`: the seed's sigma = 0.5, sigma = 1.5, and a
   random common phase per sample), for every seed: the flat 3-block CVKAN with each norm,
-  **Z0** (no block, head widened to the same parameter count, +-5 %) and the logistic
+  two **Z0** (no block, head widened to the same parameter count, +-5 %; :data:`Z0_MODELS`:
+  the seed-style head, and the same head without its LayerNorm) and the logistic
   regressions on ``mean(Z)`` (``(Re, Im)``: 65 parameters; ``|.|``: 33). Per model: test
   accuracy after the seed's 3 epochs and after ``epochs``, and polarization itself: the
   AUROC of the token magnitude ``mean_c |z_c|`` for signal against noise tokens of the
   positive test samples (:func:`~spectral_manifolds.cvkan.probes.layer_profile`), after
   every block and its norm, and after the last block before its norm.
-* :func:`results_rows`, :func:`verdict_rows`, :func:`accuracy_curves` -- the chapter's
-  tables and curves, from a :class:`NormsResult`.
+* :func:`results_rows`, :func:`verdict_rows`, :func:`floor_rows`, :func:`accuracy_curves` --
+  the chapter's tables and curves, from a :class:`NormsResult`.
 
 Z0's head (``LayerNorm(d)`` on ``|mean(Z)|``, then the MLP) removes each sample's mean over
 channels, the level that the logistic on ``|mean(Z)|`` reads; at the quick budget it stays
 at chance. The chapter shows this; it is a property of ``models.CVKAN``'s head, not of this
-module.
+module. "Z0 (no head norm)" (``head_norm=False``) keeps that level: the floor of "no block
+at all".
 
 Seeds pair everything: seed ``s`` draws the data (``make_polarization(seed=s)``) and seeds
 the training of every model on it.
@@ -49,14 +51,15 @@ from spectral_manifolds.cvkan.train import train_classifier
 from spectral_manifolds.data.polarization import logistic_on_mean, make_polarization
 
 __all__ = [
-    "Task", "TASKS", "NormsConfig", "NormsResult", "worked_example", "build_model", "z0_hidden",
-    "polarization", "run", "results_rows", "verdict_rows", "accuracy_curves", "mean_auroc_by_layer", "LOGISTICS", "ACCURACY_MARGIN", "AUROC_MARGIN",
+    "Task", "TASKS", "NormsConfig", "NormsResult", "worked_example", "build_model", "z0_model", "z0_hidden", "Z0_MODELS",
+    "polarization", "run", "results_rows", "verdict_rows", "floor_rows", "accuracy_curves", "mean_auroc_by_layer", "LOGISTICS", "ACCURACY_MARGIN", "AUROC_MARGIN",
 ]
 
 ACCURACY_MARGIN = 0.005  # half a percentage point: smaller accuracy differences do not count
 AUROC_MARGIN = 0.02  # smaller AUROC (or separation) differences do not count
 LOGISTICS = {"logistic on (Re, Im) of mean(Z)": "reim", "logistic on |mean(Z)|": "abs"}
 SEED_NONE = "centre"  # the seed's norm_type='none' still centred the magnitudes
+Z0_MODELS = {"Z0": True, "Z0 (no head norm)": False}  # name -> head_norm (the seed-style head, or none)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class NormsConfig:
 class NormsResult:
     """Every run: ``runs`` holds one dict per (task, model, seed) with keys task, model, seed,
     n_params, accuracy (after ``epochs``), accuracy_seed_epochs, test_acc (per epoch; None
-    for the logistics), auroc_by_layer (0 = embedding; None for Z0 and the logistics),
+    for the logistics), auroc_by_layer (0 = embedding; None for the Z0s and the logistics),
     auroc (after the last block and its norm), auroc_before_norm (last block, before its
     norm), signal_noise_ratio (mean |z| of signal over noise tokens after the last norm)."""
 
@@ -176,10 +179,15 @@ def build_model(cfg: NormsConfig, norm: str) -> CVKAN:
     return CVKAN(cfg.d, 2, n_blocks=cfg.n_blocks, hidden=cfg.hidden, norm=norm)
 
 
-def z0_hidden(cfg: NormsConfig) -> int:
-    """Head width of Z0 whose parameter count is closest to the seed's-'none' (centre) model's."""
+def z0_model(cfg: NormsConfig, hidden: int, head_norm: bool = True) -> CVKAN:
+    """Z0: embedding, mean pooling and head, no block; head MLP width ``hidden``, its LayerNorm if ``head_norm``."""
+    return CVKAN(cfg.d, 2, n_blocks=0, head_hidden=hidden, head_norm=head_norm)
+
+
+def z0_hidden(cfg: NormsConfig, head_norm: bool = True) -> int:
+    """Head width of Z0 whose parameter count is closest to the seed's-'none' (centre) model's (+-5 %)."""
     target = n_parameters(build_model(cfg, SEED_NONE))
-    return width_for_params(lambda h: CVKAN(cfg.d, 2, n_blocks=0, head_hidden=h), target, 1, 4 * target)
+    return width_for_params(lambda h: z0_model(cfg, h, head_norm), target, 1, 4 * target, tol=0.05)
 
 
 @torch.no_grad()
@@ -205,22 +213,21 @@ def polarization(model: CVKAN, z: torch.Tensor, signal: np.ndarray) -> dict:
     }
 
 
-def _run_task_seed(cfg: NormsConfig, task: Task, seed: int, hidden0: int) -> list[dict]:
+def _run_task_seed(cfg: NormsConfig, task: Task, seed: int, hidden0: dict) -> list[dict]:
     data = make_polarization(cfg.n_train, cfg.n_test, n_tokens=cfg.n_tokens, d=cfg.d, n_signal=cfg.n_signal, sigma=task.sigma, common_phase=task.common_phase, seed=seed)
     pos = data.y_test == 1
     z_pos, sig_pos = torch.from_numpy(data.z_test[pos]), data.signal_test[pos]
     none = {"auroc_by_layer": None, "auroc": None, "auroc_before_norm": None, "signal_noise_ratio": None}
     out = []
-    models = [(kind, lambda kind=kind: build_model(cfg, kind)) for kind in cfg.norms]
-    if cfg.with_z0:
-        models.append(("Z0", lambda: CVKAN(cfg.d, 2, n_blocks=0, head_hidden=hidden0)))
+    models = [(f"norm={kind}", lambda kind=kind: build_model(cfg, kind)) for kind in cfg.norms]
+    models += [(name, lambda name=name: z0_model(cfg, hidden0[name], Z0_MODELS[name])) for name in hidden0]
     for name, make in models:
         # a callable, so that train_classifier builds the model after seeding torch (the
         # process's initial torch seed is random: a module built here would not be reproducible)
         fit = train_classifier(data.z_train, data.y_train, X_test=data.z_test, y_test=data.y_test, model=lambda f, k, make=make: make(), seed=seed, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, progress=False)
         acc = [float(a) for a in fit.history["test_acc"]]
-        probe = polarization(fit.model, z_pos, sig_pos) if name != "Z0" else none
-        out.append({"task": task.name, "model": name if name == "Z0" else f"norm={name}", "seed": seed, "n_params": fit.n_params, "accuracy": acc[-1], "accuracy_seed_epochs": acc[cfg.seed_epochs - 1], "test_acc": acc, **probe})
+        probe = none if name in Z0_MODELS else polarization(fit.model, z_pos, sig_pos)
+        out.append({"task": task.name, "model": name, "seed": seed, "n_params": fit.n_params, "accuracy": acc[-1], "accuracy_seed_epochs": acc[cfg.seed_epochs - 1], "test_acc": acc, **probe})
     for name, features in LOGISTICS.items():
         lf = logistic_on_mean(data.z_train, data.y_train, data.z_test, data.y_test, features=features)
         out.append({"task": task.name, "model": name, "seed": seed, "n_params": lf.n_params, "accuracy": lf.accuracy, "accuracy_seed_epochs": lf.accuracy, "test_acc": None, **none})
@@ -231,7 +238,7 @@ def run(cfg: NormsConfig | None = None, *, progress: bool = True) -> NormsResult
     """Every task x seed x model of ``cfg`` (default: the active budget's); one progress bar."""
     cfg = NormsConfig.for_budget() if cfg is None else cfg
     t0 = time.perf_counter()
-    hidden0 = z0_hidden(cfg) if cfg.with_z0 else 0
+    hidden0 = {name: z0_hidden(cfg, head_norm) for name, head_norm in Z0_MODELS.items()} if cfg.with_z0 else {}
     jobs = [(task, seed) for task in cfg.tasks for seed in report.seeds_for(cfg.n_seeds)]
     bar = runtime.progress(jobs, desc="tasks x seeds", disable=not progress)  # train_classifier keeps a small CPU to one thread
     runs = [row for task, seed in bar for row in _run_task_seed(cfg, task, seed, hidden0)]
@@ -298,6 +305,18 @@ def verdict_rows(result: NormsResult) -> tuple[list[dict], list[dict]]:
                 row(task, "LayerNorm erases the magnitude difference", c, ln, "auroc", "2 |AUROC − ½| after last norm", "destroys (no number given)", _separation),
                 row(task, "RMS norm polarizes less than centre", c, rms, "auroc", "AUROC of |z| after last norm", absent)]
     return acc, pol
+
+
+def floor_rows(result: NormsResult) -> list[dict]:
+    """Against the floor "no block at all" (``Z0 (no head norm)``), per task: does the logistic
+    on ``|mean(Z)|`` (the same features) beat it, and does each stack? Not seed claims; accuracy
+    after ``epochs``, paired by seed, margin :data:`ACCURACY_MARGIN`."""
+    floor, rows = "Z0 (no head norm)", []
+    for task in dict.fromkeys(r["task"] for r in result.runs):
+        for a in ["logistic on |mean(Z)|"] + [m for m in result.models() if m.startswith("norm=")]:
+            cmp = report.compare(result.values(task, a, "accuracy"), result.values(task, floor, "accuracy"), lower_is_better=False, margin=ACCURACY_MARGIN)
+            rows.append(report.verdict_row(f"{task}: {a} beats {floor}", cmp, seed_figure="— (not in the seed)", a_name=a, b_name=floor, metric="test accuracy"))
+    return rows
 
 
 def accuracy_curves(result: NormsResult, task: str) -> dict[str, np.ndarray]:
