@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from torch import nn
+
 from spectral_manifolds.cvkan.models import n_parameters
 from spectral_manifolds.experiments import cvkan_hierarchy as ch
 from spectral_manifolds.experiments import cvkan_hierarchy_tables as cht
@@ -29,6 +31,13 @@ def test_quick_config_has_three_seeds_and_a_sigma_n_and_phase_variant():
     assert cfg.seed_task.n_seeds >= 3 and all(v.n_seeds >= 3 for v in cfg.variants)
     conds = [v.condition for v in cfg.variants]
     assert any(c.sigma > 0.5 for c in conds) and any(c.n_tokens > 16 for c in conds) and any(c.common_phase for c in conds)
+
+
+@pytest.mark.parametrize("budget", ["quick", "full"])
+def test_z0_without_head_norm_trains_wherever_z0_does(budget):
+    cfg = ch.config_for(budget)
+    for run_cfg in (cfg.seed_task, *cfg.variants):
+        assert "z0" in run_cfg.models and "z0_raw" in run_cfg.models
 
 
 @pytest.mark.parametrize("kwargs", [dict(n_seeds=1), dict(models=("bogus",)), dict(models=()), dict(n_train=0), dict(epochs=0)])
@@ -61,6 +70,18 @@ def test_parameter_counts_allocated_and_used():
     assert abs(counts["z0"][0] / counts["flat"][0] - 1) <= 0.05
 
 
+@pytest.mark.parametrize("n_tokens", [16, 64])
+def test_both_z0_match_the_flat_count_and_only_z0_raw_drops_the_layernorm(n_tokens):
+    cfg = RunConfig(Condition(0.5, n_tokens))
+    target = n_parameters(ch.build_model("flat", cfg))
+    z0, raw = ch.build_model("z0", cfg), ch.build_model("z0_raw", cfg)
+    for net in (z0, raw):
+        assert len(net.blocks) == 0 and net.hierarchy is None
+        assert abs(n_parameters(net) / target - 1) <= 0.05 and ch.used_parameters(net) == n_parameters(net)
+    assert isinstance(z0.head[0], nn.LayerNorm)
+    assert not any(isinstance(layer, nn.LayerNorm) for layer in raw.modules())
+
+
 def test_magnitude_equals_per_level_at_level_zero_only():
     check = ch.level0_equivalence(n_tokens=8, d=4)
     assert check["level 0"] < 1e-12 and check["input: std of mean_d |z_i|"] < 1e-12
@@ -70,10 +91,11 @@ def test_magnitude_equals_per_level_at_level_zero_only():
 # --------------------------------------------------------------------------- claims at the quick budget
 @pytest.fixture(scope="module")
 def quick_runs():
-    """The quick config's seed task and its σ = 0.5 / common-phase variants, with flat and Z0 only."""
+    """The quick config's seed task and its σ = 0.5 / common-phase variants, with flat and both Z0 only."""
     cfg = ch.config_for("quick")
-    seed_task = dataclasses.replace(cfg.seed_task, models=("flat", "z0"))
-    plain, phase = (dataclasses.replace(v, models=("flat", "z0")) for v in cfg.variants
+    models = ("flat", *ch.Z0_MODELS)
+    seed_task = dataclasses.replace(cfg.seed_task, models=models)
+    plain, phase = (dataclasses.replace(v, models=models) for v in cfg.variants
                     if v.condition in (Condition(0.5, 16, False), Condition(0.5, 16, True)))
     return ch.run(HierarchyConfig(seed_task, (plain, phase), cfg.seed_epoch), progress=False)
 
@@ -91,11 +113,26 @@ def test_seed_task_logistic_ceiling_and_z0_at_chance(quick_runs):
     assert flat > _mean(res.logistic["abs"])  # above the logistic on |mean Z|
 
 
+def test_z0_without_head_norm_reads_the_level_but_stays_below_flat(quick_runs):
+    res = quick_runs.seed_task
+    z0, raw, flat = (_mean(res.models[m].final()) for m in ("z0", "z0_raw", "flat"))
+    assert raw >= 0.7 > 0.6 >= z0  # dropping the head's LayerNorm lifts Z0 off chance
+    assert raw < flat  # the blocks still add to no block at all
+    # at the quick budget Z0 without head norm stayed below the logistic on the same features, |mean Z|
+    assert raw < _mean(res.logistic["abs"])
+    verdicts = {v["claim"]: v["verdict"] for v in cht.floor_verdicts(res)}
+    assert list(verdicts) == [c for c, _, _ in cht.FLOOR_CLAIMS]
+    assert verdicts[cht.FLOOR_CLAIMS[0][0]] == "reproduced"
+    assert set(verdicts.values()) <= {"reproduced", "not reproduced", "inconclusive"}
+
+
 def test_common_phase_defeats_reim_logistic_not_abs(quick_runs):
     plain, phase = quick_runs.variants
     assert _mean(phase.logistic["reim"]) <= 0.6 < 0.95 <= _mean(plain.logistic["reim"])
     assert all(abs(a - b) <= 0.01 for a, b in zip(phase.logistic["abs"], plain.logistic["abs"]))
     assert _mean(phase.models["z0"].final()) <= 0.6
+    # |mean Z| is unchanged by the common phase: Z0 without head norm scores as on the same draws unrotated
+    assert abs(_mean(phase.models["z0_raw"].final()) - _mean(plain.models["z0_raw"].final())) <= 0.02
     # at the quick budget the flat model beat the best logistic under the common phase
     assert _mean(phase.models["flat"].final()) > _mean(cht.best_logistic(phase))
 
@@ -104,12 +141,17 @@ def test_tables_and_verdicts_are_well_formed(quick_runs):
     json.dumps(quick_runs.to_dict())
     res = quick_runs.seed_task
     rows = cht.seed_table_rows(res, quick_runs.seed_epoch)
-    assert [r["model"] for r in rows][:2] == [ch.LABELS["flat"], ch.LABELS["z0"]] and len(rows) == 4
+    assert [r["model"] for r in rows][:3] == [ch.LABELS[m] for m in ("flat", "z0", "z0_raw")] and len(rows) == 5
+    raw_count = f"{n_parameters(ch.build_model('z0_raw', RunConfig())):,}"
+    assert rows[2]["parameters (allocated)"] == rows[2]["parameters (used)"] == raw_count
     assert rows[0]["seed: parameters"] == "174k"
     verdicts = cht.seed_verdicts(res, quick_runs.seed_epoch)
     assert [v["claim"] for v in verdicts] == ["flat is below 99 % after 1 epoch (needs 3)"]  # only claims on run models
     assert all(v["verdict"] in ("reproduced", "not reproduced", "inconclusive") for v in verdicts)
-    assert len(cht.variant_rows(quick_runs.variants)) == 2
-    assert len(cht.variant_verdicts(quick_runs.variants)) == 2  # flat vs best logistic, per condition
+    vrows = cht.variant_rows(quick_runs.variants)
+    assert len(vrows) == 2 and all(ch.LABELS["z0_raw"] in r for r in vrows)
+    vverdicts = cht.variant_verdicts(quick_runs.variants)
+    assert len(vverdicts) == 4  # flat vs best logistic and flat vs Z0 raw, per condition
+    assert sum("beats Z0 raw" in v["claim"] for v in vverdicts) == 2
     x, series = cht.sweep_series(quick_runs.variants, "sigma")
-    assert x == [0.5] and set(series) >= {ch.LABELS["flat"], "logistic (Re, Im)"}
+    assert x == [0.5] and set(series) >= {ch.LABELS["flat"], ch.LABELS["z0_raw"], "logistic (Re, Im)"}

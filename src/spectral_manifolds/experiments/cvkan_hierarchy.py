@@ -15,7 +15,10 @@ regressions on ``mean(Z)`` (``(Re, Im)``: 65 parameters; ``|mean Z|``: 33):
   with the seed's ``allocated_levels = 10`` (its 579,660) while only ``log2 N`` levels act;
   :func:`used_parameters` counts what the forward pass touches;
 * ``z0`` -- ``CVKAN(n_blocks=0, head_hidden=h)``, ``h`` from ``width_for_params`` so that
-  it has the flat model's parameter count within 5 %.
+  it has the flat model's parameter count within 5 %: no block, the seed-style head, whose
+  ``LayerNorm(d)`` removes each sample's mean over channels of ``|pooled Z|``;
+* ``z0_raw`` -- the same with ``head_norm=False`` (no ``LayerNorm`` in the head), matched
+  to the same target: no block at all, and a head that can read that mean.
 
 :func:`config_for` holds every size of the chapter (quick and full) in one place;
 :func:`run` runs the seed's task and the harder conditions (sigma, N, a random common
@@ -32,15 +35,18 @@ import numpy as np
 
 from spectral_manifolds import runtime, validate
 
-__all__ = ["MODELS", "HIERARCHY_MODELS", "LABELS", "SHORT", "SEED_TABLE", "Condition", "RunConfig", "HierarchyConfig",
-           "ModelRuns", "ConditionResult", "HierarchyResult", "config_for", "build_model", "used_parameters",
+__all__ = ["MODELS", "HIERARCHY_MODELS", "Z0_MODELS", "LABELS", "SHORT", "SEED_TABLE", "Condition", "RunConfig",
+           "HierarchyConfig", "ModelRuns", "ConditionResult", "HierarchyResult", "config_for", "build_model", "used_parameters",
            "run_condition", "run_variants", "run", "level0_equivalence"]
 
 HIERARCHY_MODELS = ("shared", "per_level", "magnitude", "top_down")
-MODELS = ("flat", *HIERARCHY_MODELS, "z0")
+Z0_MODELS = ("z0", "z0_raw")  # no block: the seed-style head, and the head without LayerNorm
+MODELS = ("flat", *HIERARCHY_MODELS, *Z0_MODELS)
 LABELS = {"flat": "Flat (mean agg.)", "shared": "Hierarchical (shared)", "per_level": "Hierarchical (per-level)",
-          "magnitude": "Hierarchical (mag-weighted)", "top_down": "Hierarchical (top-down)", "z0": "Z0 (no block, matched)"}
-SHORT = {"flat": "flat", "shared": "shared", "per_level": "per-level", "magnitude": "mag-weighted", "top_down": "top-down", "z0": "Z0"}
+          "magnitude": "Hierarchical (mag-weighted)", "top_down": "Hierarchical (top-down)", "z0": "Z0 (no block, matched)",
+          "z0_raw": "Z0 (no head norm)"}
+SHORT = {"flat": "flat", "shared": "shared", "per_level": "per-level", "magnitude": "mag-weighted", "top_down": "top-down", "z0": "Z0",
+         "z0_raw": "Z0 raw"}
 # seed 003's table: (parameters as printed, val acc % at epoch 3)
 SEED_TABLE = {"flat": ("174k", 99.7), "shared": ("58k", 93.0), "per_level": ("580k*", 100.0),
               "magnitude": ("580k*", 100.0), "top_down": ("580k*", 99.3)}
@@ -107,7 +113,7 @@ def config_for(budget: str | None = None) -> HierarchyConfig:
     Full: the seed's 2,500 + 2,500 sequences, batch 64, 5 seeds, 5 epochs (epoch 3 is the
     seed's column); variants sigma in {0.5, 1, 1.5, 2} (N = 16), N in {64, 256} (sigma = 0.5)
     and a random common phase (sigma in {0.5, 1}), 5,000 sequences, batch 128, 5 epochs;
-    about 60,000 optimizer steps in all (270 runs).
+    about 69,000 optimizer steps in all (315 runs).
     Quick: 640 sequences, 3 seeds; variants sigma in {0.5, 1.5}, N = 64 and the common phase,
     400 sequences, without the two slowest hierarchies (shared, top-down).
     """
@@ -119,13 +125,13 @@ def config_for(budget: str | None = None) -> HierarchyConfig:
         variants = tuple(RunConfig(c, n_train=5000, n_test=2000, n_seeds=5, epochs=5, batch_size=128) for c in conds)
         return HierarchyConfig(RunConfig(n_train=5000, n_test=2000, n_seeds=5, epochs=5, batch_size=64), variants)
     conds = [Condition(0.5), Condition(1.5), Condition(0.5, 64), Condition(0.5, 16, True)]
-    fast = ("flat", "per_level", "magnitude", "z0")
+    fast = ("flat", "per_level", "magnitude", *Z0_MODELS)
     variants = tuple(RunConfig(c, n_train=400, n_test=400, n_seeds=3, epochs=3, batch_size=64, models=fast) for c in conds)
     return HierarchyConfig(RunConfig(n_train=640, n_test=400, n_seeds=3, epochs=3, batch_size=64), variants)
 
 
 def build_model(name: str, cfg: RunConfig):
-    """The CV-KAN model ``name`` for the condition of ``cfg`` (``z0`` matched to ``flat`` within 5 %)."""
+    """The CV-KAN model ``name`` for the condition of ``cfg`` (``z0`` and ``z0_raw`` matched to ``flat`` within 5 %)."""
     from spectral_manifolds.cvkan.baselines import width_for_params
     from spectral_manifolds.cvkan.models import CVKAN, n_parameters
 
@@ -133,10 +139,11 @@ def build_model(name: str, cfg: RunConfig):
     n = cfg.condition.n_tokens
     if name == "flat":
         return CVKAN(cfg.d, 2, n_blocks=3, hidden=cfg.hidden)
-    if name == "z0":
+    if name in Z0_MODELS:
+        norm = name == "z0"
         target = n_parameters(CVKAN(cfg.d, 2, n_blocks=3, hidden=cfg.hidden))
-        h = width_for_params(lambda w: CVKAN(cfg.d, 2, n_blocks=0, head_hidden=w), target, 1, 100_000, tol=0.05)
-        return CVKAN(cfg.d, 2, n_blocks=0, head_hidden=h)
+        h = width_for_params(lambda w: CVKAN(cfg.d, 2, n_blocks=0, head_hidden=w, head_norm=norm), target, 1, 100_000, tol=0.05)
+        return CVKAN(cfg.d, 2, n_blocks=0, head_hidden=h, head_norm=norm)
     levels = max(cfg.allocated_levels, n.bit_length() - 1)
     return CVKAN(cfg.d, 2, hidden=cfg.hidden, hierarchy=name, n_tokens=n, allocated_levels=levels)
 

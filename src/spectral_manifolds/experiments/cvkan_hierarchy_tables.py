@@ -5,6 +5,8 @@ turns them into rows for ``report.table`` / ``report.verdict_table`` (seed 003's
 beside ours, accuracy in percent) and into the series of the sweeps' plots. Every
 verdict is ``report.compare`` on per-seed test accuracies (higher is better), paired by
 seed because every model of a seed trains on the same draw of the task.
+:data:`FLOOR_CLAIMS` ask what no block at all reaches: Z0 without its head's ``LayerNorm``
+(``z0_raw``) against Z0, against the flat stack and against the logistic on ``|mean Z|``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from spectral_manifolds import validate
 from spectral_manifolds.experiments.cvkan_hierarchy import LABELS, SEED_TABLE, SHORT, Condition, ConditionResult
 from spectral_manifolds.report import compare, mean_std, verdict_row
 
-__all__ = ["SEED_CLAIMS", "best_logistic", "seed_table_rows", "variant_rows", "seed_verdicts", "variant_verdicts", "sweep_series"]
+__all__ = ["SEED_CLAIMS", "FLOOR_CLAIMS", "best_logistic", "seed_table_rows", "variant_rows", "seed_verdicts", "floor_verdicts",
+           "variant_verdicts", "sweep_series"]
 
 
 def best_logistic(res: ConditionResult) -> list:
@@ -55,7 +58,8 @@ def variant_rows(results: list) -> list:
 
 
 # --------------------------------------------------------------------------- verdicts
-# (claim, A, B, epoch: "seed" (the seed's epoch) or 1, seed's figure); A/B: a model, "99" or "logistic"
+# (claim, A, B, epoch: "seed" (the seed's epoch) or 1, seed's figure); A/B: a model, "99", "logistic"
+# (on (Re, Im) of mean Z) or "logistic_abs" (on |mean Z|)
 SEED_CLAIMS = (
     ("per-level beats flat", "per_level", "flat", "seed", "100.0 vs 99.7 %"),
     ("mag-weighted beats flat", "magnitude", "flat", "seed", "100.0 vs 99.7 %"),
@@ -71,36 +75,60 @@ SEED_CLAIMS = (
 )
 
 
+# (claim, A, B) at the last epoch; "logistic_abs", the logistic on |mean Z|, reads the same features as Z0's head
+FLOOR_CLAIMS = (
+    ("Z0 (no head norm) beats Z0 (the head's LayerNorm holds Z0 at chance)", "z0_raw", "z0"),
+    ("flat beats Z0 (no head norm) (the blocks add to no block at all)", "flat", "z0_raw"),
+    ("logistic on |mean(Z)| beats Z0 (no head norm) (same features)", "logistic_abs", "z0_raw"),
+)
+_PSEUDO = {"99", "logistic", "logistic_abs"}
+
+
 def _side(res: ConditionResult, who: str, epoch: int) -> tuple:
-    """(name, per-seed accuracy %) of a model after ``epoch``, the 99 % line or the (Re, Im) logistic."""
+    """(name, per-seed accuracy %) of a model after ``epoch``, the 99 % line or a logistic."""
     if who == "99":
         return "99 %", [99.0] * len(res.seeds)
     if who == "logistic":
         return "logistic (Re, Im)", [100 * a for a in res.logistic["reim"]]
+    if who == "logistic_abs":
+        return "logistic |mean Z|", [100 * a for a in res.logistic["abs"]]
     return SHORT[who], [100 * a for a in res.models[who].at_epoch(epoch)]
 
 
-def seed_verdicts(res: ConditionResult, seed_epoch: int = 3) -> list:
-    """:data:`SEED_CLAIMS` as ``report.verdict_row`` rows (test accuracy %, higher is better);
-    claims about a model that was not run are left out."""
+def _claim_rows(res: ConditionResult, claims, epoch_of) -> list:
+    """Verdict rows of ``(claim, A, B, epoch, seed's figure)``, skipping claims on models not run."""
     rows = []
-    for claim, a, b, ep, fig in SEED_CLAIMS:
-        if not {a, b} - {"99", "logistic"} <= res.models.keys():
+    for claim, a, b, ep, fig in claims:
+        if not {a, b} - _PSEUDO <= res.models.keys():
             continue
-        e = seed_epoch if ep == "seed" else ep
+        e = epoch_of(ep)
         (an, va), (bn, vb) = _side(res, a, e), _side(res, b, e)
         rows.append(verdict_row(claim, compare(va, vb, lower_is_better=False), seed_figure=fig, a_name=an, b_name=bn,
                                 metric=f"test acc (%), epoch {e}"))
     return rows
 
 
+def seed_verdicts(res: ConditionResult, seed_epoch: int = 3) -> list:
+    """:data:`SEED_CLAIMS` as ``report.verdict_row`` rows (test accuracy %, higher is better);
+    claims about a model that was not run are left out."""
+    return _claim_rows(res, SEED_CLAIMS, lambda ep: seed_epoch if ep == "seed" else ep)
+
+
+def floor_verdicts(res: ConditionResult) -> list:
+    """:data:`FLOOR_CLAIMS` at the last epoch as ``report.verdict_row`` rows (claims on models not run are left out)."""
+    last = len(next(iter(res.models.values())).acc[0])
+    return _claim_rows(res, [(c, a, b, last, "—") for c, a, b in FLOOR_CLAIMS], lambda ep: ep)
+
+
 def variant_verdicts(results: list) -> list:
-    """Per condition: per-level vs flat, mag-weighted vs per-level, flat and per-level vs the best logistic."""
+    """Per condition: per-level vs flat, mag-weighted vs per-level, flat and per-level vs the best logistic,
+    flat vs Z0 without head norm (blocks against no block at all)."""
     rows = []
     for res in results:
         m, label = res.models, Condition(**res.condition).label
         long = res.condition["n_tokens"] > 16
-        for a, b in (("per_level", "flat"), ("magnitude", "per_level"), ("flat", "logistic"), ("per_level", "logistic")):
+        for a, b in (("per_level", "flat"), ("magnitude", "per_level"), ("flat", "logistic"), ("per_level", "logistic"),
+                     ("flat", "z0_raw")):
             if a not in m or (b != "logistic" and b not in m):
                 continue
             vb = best_logistic(res) if b == "logistic" else m[b].final()
