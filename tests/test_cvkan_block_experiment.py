@@ -1,13 +1,14 @@
 """Chapter "The polarizing block" (experiments/cvkan_block.py): its claims at the quick budget.
 
 The exact checks run as in the chapter; the training claims on a trimmed quick
-configuration (fewer samples and epochs, the flat model and Z0 only) to keep the file fast.
+configuration (fewer samples and epochs, the flat model and the two Z0s only) to keep the file fast.
 """
 
 import dataclasses
 
 import numpy as np
 import pytest
+from torch import nn
 
 from spectral_manifolds.cvkan import n_parameters
 from spectral_manifolds.data.polarization import logistic_on_mean, make_polarization
@@ -52,10 +53,25 @@ def test_mean_only_dependence_holds_without_norm_and_fails_with_centring():
             assert r["max |logits(Z) - logits(Z')|"] > 0.05 * r["std of logits over samples"]
 
 
-def test_z0_is_blind_to_a_common_scale_and_the_flat_stack_is_not():
-    z0, flat = cb.scale_check(QUICK)
+def test_z0_is_blind_to_a_common_scale_and_z0_without_head_norm_and_the_flat_stack_are_not():
+    rows = {r["model"]: r for r in cb.scale_check(QUICK)}
+    assert list(rows) == ["Z0", cb.Z0_FREE, FLAT]
+    z0 = rows.pop("Z0")
     assert z0["max |logits(aZ) - logits(Z)|"] < 1e-2 * z0["std of logits over samples"]
-    assert flat["max |logits(aZ) - logits(Z)|"] > 0.1 * flat["std of logits over samples"]
+    for name, r in rows.items():
+        assert r["max |logits(aZ) - logits(Z)|"] > 0.1 * r["std of logits over samples"], name
+
+
+def test_z0_without_head_norm_is_z0_minus_the_layernorm_at_the_same_count():
+    build = cb.builders(QUICK)
+    target = n_parameters(build[FLAT](QUICK.d, 2))
+    z0, free = build["Z0"](QUICK.d, 2), build[cb.Z0_FREE](QUICK.d, 2)
+    assert len(z0.blocks) == len(free.blocks) == 0
+    assert [type(m) for m in z0.head][0] is nn.LayerNorm
+    assert not any(isinstance(m, nn.LayerNorm) for m in free.modules())
+    assert [type(m) for m in free.head] == [type(m) for m in z0.head][1:]  # same head otherwise
+    assert abs(n_parameters(free) / target - 1) <= 0.05
+    assert cb.Z0_FREE in cb.task_models(QUICK, build)["seed's task"] and cb.Z0_FREE in cb.task_models(QUICK, build)["common phase"]
 
 
 def test_baselines_are_matched_within_5_percent():
@@ -63,7 +79,7 @@ def test_baselines_are_matched_within_5_percent():
     target = n_parameters(build[FLAT](QUICK.d, 2))
     assert target == 173_989  # the seed's flat model
     for name, b in build.items():
-        if name in ("Z0", "R", "C") or "norm" in name or not name.endswith(f"h={QUICK.hidden}"):
+        if name in ("Z0", cb.Z0_FREE, "R", "C") or "norm" in name or not name.endswith(f"h={QUICK.hidden}"):
             assert abs(n_parameters(b(QUICK.d, 2)) / target - 1) <= 0.05, name
 
 
@@ -79,7 +95,7 @@ def test_logistic_on_mean_solves_the_task_and_fails_with_a_common_phase():
 
 @pytest.fixture(scope="module")
 def small():
-    return cb.run(SMALL, only=(FLAT, cb.cvkan_name(1, QUICK.hidden), "Z0"), progress=False)
+    return cb.run(SMALL, only=(FLAT, cb.cvkan_name(1, QUICK.hidden), "Z0", cb.Z0_FREE), progress=False)
 
 
 def test_run_shapes_and_json(small):
@@ -98,6 +114,8 @@ def test_trained_claims(small):
     for task in cb.TASKS:
         assert min(small.accuracy[task][FLAT]) >= 0.9
         assert max(small.accuracy[task]["Z0"]) <= 0.6
+        # without the head's LayerNorm the block-free model reads the level of |mean(Z)|
+        assert np.mean(small.accuracy[task][cb.Z0_FREE]) > np.mean(small.accuracy[task]["Z0"]) + 0.1
     sep = small.profile(FLAT, "separation")
     assert np.allclose(sep[:, 0], 0.0)  # unit-magnitude input: no separation
     assert sep[:, 1:].max(axis=1).min() > 0.2  # some block separates signal from noise magnitudes

@@ -8,10 +8,11 @@ Questions / Depth vs Width"; issue 8, Part III, chapter 1).
 * :func:`mean_only_check` -- two inputs with the same ``mean(Z)``: identical logits for
   the flat mean/mean stack with ``norm="none"``, different ones with the seed's
   centre-magnitudes step. :func:`scale_check` -- ``Z -> a Z``: Z0, whose head starts
-  with a LayerNorm, cannot see a common scale of ``|mean(Z)|``.
+  with a LayerNorm, cannot see a common scale of ``|mean(Z)|``; :data:`Z0_FREE` (no
+  head norm) can.
 * :func:`run` -- trains on the same data per seed: the flat stack at several depths
-  (profiling ``|z|`` layer by layer on positive test samples), Z0, R and C at the flat
-  model's parameter count (±5 %), and the logistic regressions on ``mean(Z)``, on the
+  (profiling ``|z|`` layer by layer on positive test samples), Z0, Z0 without head norm,
+  R and C at the flat model's parameter count (±5 %), and the logistic regressions on ``mean(Z)``, on the
   seed's task and on its random-common-phase variant; on the variant also width against
   depth at that parameter count. :func:`amplification_rows` and :func:`comparison_rows`
   turn a result into verdict rows (``report.compare``).
@@ -37,6 +38,7 @@ from spectral_manifolds.data.polarization import logistic_on_mean, make_polariza
 TASKS = {"seed's task": False, "common phase": True}  # name -> make_polarization(common_phase=)
 SEED_FLAT_ACC = 99.7  # %, seed 003, hierarchical table: Flat (Mean Agg), 174k, val acc epoch 3
 SEED_TOLERANCE = 1.0  # points: "reproduced" = above the seed's figure minus one point
+Z0_FREE = "Z0 (no head norm)"  # Z0 without the head's LayerNorm: no block at all, reads the level of |mean(Z)|
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,13 @@ def mean_only_check(cfg: BlockConfig, seeds=(0, 1, 2), batch: int = 16) -> list[
 
 @torch.no_grad()
 def scale_check(cfg: BlockConfig, scale: float = 2.0, seed: int = 0, batch: int = 16) -> list[dict]:
-    """``max |logits(a Z) - logits(Z)|`` for random Z0 (widest head as in :func:`run`) and flat models."""
+    """``max |logits(a Z) - logits(Z)|`` for random Z0, Z0 without head norm (widened heads as
+    in :func:`run`) and flat models."""
     z = _task_batch(cfg, batch, seed)
     rows = []
-    for name, kwargs in (("Z0", dict(n_blocks=0, head_hidden=64)), (cvkan_name(cfg.n_blocks, cfg.hidden), dict(n_blocks=cfg.n_blocks, hidden=cfg.hidden))):
+    models = (("Z0", dict(n_blocks=0, head_hidden=64)), (Z0_FREE, dict(n_blocks=0, head_hidden=64, head_norm=False)),
+              (cvkan_name(cfg.n_blocks, cfg.hidden), dict(n_blocks=cfg.n_blocks, hidden=cfg.hidden)))
+    for name, kwargs in models:
         torch.manual_seed(seed)
         model = CVKAN(cfg.d, 2, **kwargs).double().eval()
         rows.append({"model": name, "scale a": scale, "max |logits(aZ) - logits(Z)|": float((model(scale * z) - model(z)).abs().max()),
@@ -170,7 +175,7 @@ def cvkan_name(n_blocks: int, hidden: int, norm: str = "centre") -> str:
 def builders(cfg: BlockConfig) -> dict:
     """Model name -> ``build(in_features, n_classes)``: the flat stack at every depth of
     ``cfg.depths``, and, at the flat model's parameter count (±5 %, ``width_for_params``),
-    Z0 (widened head), R, C and the flat stack at every depth of ``cfg.matched_depths``;
+    Z0 (widened head), Z0 without head norm, R, C and the flat stack at every depth of ``cfg.matched_depths``;
     also the flat model with ``norm="none"`` (the mean-only stack, same parameters)."""
     d, heads, layers = cfg.d, cfg.baseline_heads, cfg.baseline_layers
     out = {cvkan_name(L, cfg.hidden): (lambda L: lambda f, k: CVKAN(d, k, n_blocks=L, hidden=cfg.hidden))(L) for L in cfg.depths}
@@ -180,9 +185,11 @@ def builders(cfg: BlockConfig) -> dict:
         h = width_for_params(lambda h: CVKAN(d, 2, n_blocks=L, hidden=h), target, 1, 2048, tol=0.05)
         out.setdefault(cvkan_name(L, h), (lambda L, h: lambda f, k: CVKAN(d, k, n_blocks=L, hidden=h))(L, h))
     h0 = width_for_params(lambda h: CVKAN(d, 2, n_blocks=0, head_hidden=h), target, 1, target, tol=0.05)
+    hf = width_for_params(lambda h: CVKAN(d, 2, n_blocks=0, head_hidden=h, head_norm=False), target, 1, target, tol=0.05)
     wr = width_for_params(lambda w: RealTransformer(d, heads * w, heads, layers, 2, complex_input=True), target, 1, 512, tol=0.05)
     wc = width_for_params(lambda w: ComplexTransformer(d, heads * w, heads, layers, 2), target, 1, 512, tol=0.05)
     out["Z0"] = lambda f, k: CVKAN(d, k, n_blocks=0, head_hidden=h0)
+    out[Z0_FREE] = lambda f, k: CVKAN(d, k, n_blocks=0, head_hidden=hf, head_norm=False)
     out["R"] = lambda f, k: RealTransformer(d, heads * wr, heads, layers, k, complex_input=True)
     out["C"] = lambda f, k: ComplexTransformer(d, heads * wc, heads, layers, k)
     return out
@@ -191,7 +198,7 @@ def builders(cfg: BlockConfig) -> dict:
 def task_models(cfg: BlockConfig, names) -> dict:
     """Task -> the model names trained on it (the seed's task: depths; the variant: matched depths)."""
     flat = cvkan_name(cfg.n_blocks, cfg.hidden)
-    base = [flat, cvkan_name(cfg.n_blocks, cfg.hidden, "none"), "Z0", "R", "C"]
+    base = [flat, cvkan_name(cfg.n_blocks, cfg.hidden, "none"), "Z0", Z0_FREE, "R", "C"]
     depth = [cvkan_name(L, cfg.hidden) for L in cfg.depths]
     matched = [n for n in names if n.startswith("CVKAN") and n not in depth + base]
     return {"seed's task": list(dict.fromkeys(depth + base)), "common phase": list(dict.fromkeys(base + matched))}
