@@ -7,7 +7,12 @@ One concept per module:
 * ``routing`` -- the seed's router (with a NaN-free Gumbel-softmax), its per-pixel gate,
   and routers that can move band boundaries (learnable band edges, per-mode routing);
 * ``routing_losses`` -- entropy (and its pitfall), Switch balance, usage variance, mutual
-  information, router z-loss, the seed's frequency loss.
+  information, router z-loss, the seed's frequency loss;
+* ``fields`` -- seeded field sequences (travelling plane waves per band, advection-diffusion
+  with an exact spectral solution), next-frame windows, and the classical predictors
+  (persistence, per-mode complex AR(1));
+* ``manifold`` -- one band's SpectralManifold: conv encoder, causal temporal attention,
+  decoder (the text's section 9.1 layout and the seed's code layout).
 """
 
 from spectral_manifolds.hierarchy import routing_losses
@@ -15,6 +20,11 @@ from spectral_manifolds.hierarchy.bands import (
     CUTOFFS, KINDS, band_energy, decompose, lowpass, mask_report, masks, radius, seed_bounds,
     seed_masks, smooth_field, synthesize,
 )
+from spectral_manifolds.hierarchy.fields import (
+    Fields, NextFrameTask, SpectralAR1, advection_diffusion, linear_extrapolation, next_frame_task,
+    persistence, plane_waves, spectral_ar1, windows,
+)
+from spectral_manifolds.hierarchy.manifold import LAYOUTS, SpectralManifold, band_config, capacity, receptive_field
 from spectral_manifolds.hierarchy.routing import (
     LearnableBandEdges, ModeRouter, SeedRouter, gumbel_noise, gumbel_softmax, spatial_gate,
 )
@@ -22,4 +32,7 @@ from spectral_manifolds.hierarchy.routing import (
 __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_report", "masks",
            "radius", "seed_bounds", "seed_masks", "smooth_field", "synthesize",
            "LearnableBandEdges", "ModeRouter", "SeedRouter", "gumbel_noise", "gumbel_softmax",
-           "spatial_gate", "routing_losses"]
+           "spatial_gate", "routing_losses",
+           "Fields", "NextFrameTask", "SpectralAR1", "advection_diffusion", "linear_extrapolation",
+           "next_frame_task", "persistence", "plane_waves", "spectral_ar1", "windows",
+           "LAYOUTS", "SpectralManifold", "band_config", "capacity", "receptive_field"]
