@@ -12,13 +12,20 @@ One concept per module:
   with an exact spectral solution), next-frame windows, and the classical predictors
   (persistence, per-mode complex AR(1));
 * ``manifold`` -- one band's SpectralManifold: conv encoder, causal temporal attention,
-  decoder (the text's section 9.1 layout and the seed's code layout).
+  decoder (the text's section 9.1 layout and the seed's code layout);
+* ``cross_attention`` -- attention between the band manifolds in the hierarchical, full and
+  star topologies of section 7.3, matching on low-passed queries and keys (section 7.2), at
+  O(N^2) cost; the seed's all-tokens version (O(N^4)) kept for the cost comparison.
 """
 
 from spectral_manifolds.hierarchy import routing_losses
 from spectral_manifolds.hierarchy.bands import (
     CUTOFFS, KINDS, band_energy, decompose, lowpass, mask_report, masks, radius, seed_bounds,
     seed_masks, smooth_field, synthesize,
+)
+from spectral_manifolds.hierarchy.cross_attention import (
+    ATTENTION_MODES, TOPOLOGIES, CrossManifoldAttention, SeedCrossAttention, score_entries,
+    seed_score_entries, topology_mask,
 )
 from spectral_manifolds.hierarchy.fields import (
     Fields, NextFrameTask, SpectralAR1, advection_diffusion, linear_extrapolation, next_frame_task,
@@ -35,4 +42,6 @@ __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_repo
            "spatial_gate", "routing_losses",
            "Fields", "NextFrameTask", "SpectralAR1", "advection_diffusion", "linear_extrapolation",
            "next_frame_task", "persistence", "plane_waves", "spectral_ar1", "windows",
-           "LAYOUTS", "SpectralManifold", "band_config", "capacity", "receptive_field"]
+           "LAYOUTS", "SpectralManifold", "band_config", "capacity", "receptive_field",
+           "ATTENTION_MODES", "TOPOLOGIES", "CrossManifoldAttention", "SeedCrossAttention",
+           "score_entries", "seed_score_entries", "topology_mask"]

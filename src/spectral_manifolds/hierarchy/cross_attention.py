@@ -52,11 +52,11 @@ import torch.nn.functional as F
 from spectral_manifolds import validate
 from spectral_manifolds.hierarchy.bands import lowpass, radius
 
-__all__ = ["TOPOLOGIES", "MODES", "topology_mask", "SeedCrossAttention", "CrossManifoldAttention",
+__all__ = ["TOPOLOGIES", "ATTENTION_MODES", "topology_mask", "SeedCrossAttention", "CrossManifoldAttention",
            "seed_score_entries", "score_entries"]
 
 TOPOLOGIES = ("hierarchical", "full", "star")
-MODES = ("position", "pooled")
+ATTENTION_MODES = ("position", "pooled")
 
 
 def topology_mask(topology: str, bands: int, hub: int | None = None) -> torch.Tensor:
@@ -93,7 +93,7 @@ def seed_score_entries(bands: int, n: int, batch: int = 1, heads: int = 4) -> in
 
 def score_entries(bands: int, n: int, batch: int = 1, heads: int = 4, mode: str = "position", pool: int = 4) -> int:
     """Attention scores of :class:`CrossManifoldAttention`: ``B h N^2 M^2`` or ``B h (M N^2)(M pool^2)``."""
-    validate.choice("mode", mode, MODES)
+    validate.choice("mode", mode, ATTENTION_MODES)
     return batch * heads * n * n * bands * bands * (1 if mode == "position" else pool * pool)
 
 
@@ -157,7 +157,7 @@ class CrossManifoldAttention(nn.Module):
         validate.positive_int("channels", channels)
         validate.positive_int("heads", heads)
         validate.positive_int("pool", pool)
-        validate.choice("mode", mode, MODES)
+        validate.choice("mode", mode, ATTENTION_MODES)
         if channels % heads:
             raise ValueError(f"heads={heads} must divide channels={channels}")
         if cutoff is not None and not (isinstance(cutoff, (int, float)) and math.isfinite(cutoff) and cutoff > 0):

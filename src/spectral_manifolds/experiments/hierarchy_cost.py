@@ -1,0 +1,160 @@
+"""Part IV benchmark: the cost of cross-manifold attention as the grid N grows (issue 9, "Speed").
+
+Three methods on M = 3 band feature maps of an N x N grid, batch B:
+
+* ``seed all-tokens``: :class:`~spectral_manifolds.hierarchy.cross_attention.SeedCrossAttention`
+  with the seed's §11.1 widths ``dims = (32, 64, 128)`` (one attention over all M N^2
+  tokens, width 128, 4 heads): ``B h (M N^2)^2`` scores, O(N^4);
+* ``ours position``: :class:`~spectral_manifolds.hierarchy.cross_attention.CrossManifoldAttention`,
+  band tokens at each pixel, ``B h N^2 M^2`` scores, O(N^2);
+* ``ours pooled``: the same with keys/values pooled to ``pool x pool``,
+  ``B h (M N^2)(M pool^2)`` scores, O(N^2).
+
+Ours take C = max(dims) = 128 channels per band (the seed's common attention width), the
+``topology`` given (default ``"hierarchical"``, §7.3's recommendation; the score count
+does not depend on it: masked scores are computed and set to -inf).
+
+Per (N, method), one run measures: ``score_entries`` (the scores tensor's size: ours from
+the module's ``last_score_entries``, the seed's from its shapes), ``gflop_fwd`` (matmul
+FLOPs of one forward, counted by ``torch.utils.flop_counter.FlopCounterMode`` on the
+``meta`` device, so nothing is computed; FFTs, softmax and LayerNorm are not counted)
+and ``ms``, the median wall time of ``repeats`` forward+backward passes (loss = sum of the
+outputs) after ``warmup`` untimed ones, each ended by ``torch.cuda.synchronize`` on a GPU.
+On a small CPU the timing runs with one torch thread (``runtime.torch_cpu_threads``).
+``ms_ratio`` and ``score_ratio`` divide by ``ours position`` at the same N.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from spectral_manifolds import runtime, validate
+from spectral_manifolds.hierarchy.cross_attention import (
+    CrossManifoldAttention, SeedCrossAttention, seed_score_entries,
+)
+
+__all__ = ["METHODS", "cost_table", "growth_exponents"]
+
+METHODS = ("seed all-tokens", "ours position", "ours pooled")
+REFERENCE = "ours position"
+
+
+def _modules(method: str, dims: tuple, topology: str, pool: int, heads: int):
+    if method == "seed all-tokens":
+        return SeedCrossAttention(list(dims), n_heads=heads)
+    mode = "position" if method == "ours position" else "pooled"
+    return CrossManifoldAttention(len(dims), max(dims), topology, mode=mode, heads=heads, pool=pool)
+
+
+def _inputs(method: str, dims: tuple, batch: int, n: int, device, generator: torch.Generator):
+    if method == "seed all-tokens":
+        return [torch.randn(batch, d, n, n, generator=generator).to(device) for d in dims]
+    return torch.randn(batch, len(dims), max(dims), n, n, generator=generator).to(device)
+
+
+def _loss(y) -> torch.Tensor:
+    return sum(t.sum() for t in y) if isinstance(y, list) else y.sum()
+
+
+def _count(module, x) -> tuple[int, int | None]:
+    """Forward matmul FLOPs and (ours) score entries, from a copy on the meta device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    meta = copy.deepcopy(module).to("meta")
+    xm = [t.to("meta") for t in x] if isinstance(x, list) else x.to("meta")
+    with FlopCounterMode(display=False) as counter:
+        meta(xm)
+    return counter.get_total_flops(), getattr(meta, "last_score_entries", None)
+
+
+def _time_ms(module, x, device, warmup: int, repeats: int) -> float:
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        _loss(module(x)).backward()
+
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def cost_table(ns=(8, 16, 32), batch: int = 8, *, dims=(32, 64, 128), topology: str = "hierarchical",
+               pool: int = 4, heads: int = 4, methods=METHODS, seed_max_n: int | None = None,
+               warmup: int = 1, repeats: int = 3, device=None, seed: int = 0) -> pd.DataFrame:
+    """Rows (N, method): score entries, forward GFLOP, ms per forward+backward, ratios vs ours.
+
+    Args:
+        ns: grid sizes N (each >= ``pool``); batch: B.
+        dims: the seed's per-band widths (§11.1: 32, 64, 128); ours use C = max(dims).
+        topology, pool, heads: of :class:`CrossManifoldAttention` (heads also the seed's).
+        methods: a subset of :data:`METHODS`; ``"ours position"`` is always added (reference).
+        seed_max_n: time the seed only up to this N (None: all); beyond it its row keeps the
+            score and FLOP counts, with ``ms`` NaN (O(N^4) time and memory).
+        warmup, repeats: untimed and timed passes per row (the median is kept).
+        device: torch device (default :func:`runtime.torch_device`).
+
+    Returns a DataFrame with columns ``n, method, score_entries, gflop_fwd, ms, ms_ratio,
+    score_ratio, device, threads``, ``n`` ascending, methods in :data:`METHODS` order.
+    """
+    ns = tuple(ns)
+    for n in ns:
+        validate.positive_int("n", n)
+        if n < pool:
+            raise ValueError(f"every N must be >= pool={pool}, got {n}")
+    validate.positive_int("batch", batch)
+    validate.positive_int("repeats", repeats)
+    for m in methods:
+        validate.choice("method", m, METHODS)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    methods = [m for m in METHODS if m in set(methods) | {REFERENCE}]
+    device = runtime.torch_device() if device is None else torch.device(device)
+    rows = []
+    with runtime.torch_cpu_threads(device):
+        threads = torch.get_num_threads() if device.type == "cpu" else None
+        for n in ns:
+            for method in methods:
+                torch.manual_seed(seed)
+                module = _modules(method, tuple(dims), topology, pool, heads)
+                x = _inputs(method, tuple(dims), batch, n, torch.device("cpu"), torch.Generator().manual_seed(seed))
+                flops, scores = _count(module, x)
+                if scores is None:
+                    scores = seed_score_entries(len(dims), n, batch, heads)
+                timed = method != "seed all-tokens" or seed_max_n is None or n <= seed_max_n
+                ms = math.nan
+                if timed:
+                    module = module.to(device)
+                    x = [t.to(device) for t in x] if isinstance(x, list) else x.to(device)
+                    ms = _time_ms(module, x, device, warmup, repeats)
+                rows.append({"n": n, "method": method, "score_entries": int(scores), "gflop_fwd": flops / 1e9,
+                             "ms": ms, "device": str(device), "threads": threads})
+                del module, x
+    df = pd.DataFrame(rows)
+    ref = df[df.method == REFERENCE].set_index("n")
+    df["ms_ratio"] = df.ms / df.n.map(ref.ms)
+    df["score_ratio"] = df.score_entries / df.n.map(ref.score_entries)
+    return df[["n", "method", "score_entries", "gflop_fwd", "ms", "ms_ratio", "score_ratio", "device", "threads"]]
+
+
+def growth_exponents(table: pd.DataFrame, column: str = "ms") -> pd.Series:
+    """Least-squares slope of log(column) against log(N) per method (NaN rows dropped; < 2 points: NaN)."""
+    out = {}
+    for method, g in table.dropna(subset=[column]).groupby("method", sort=False):
+        g = g[g[column] > 0]
+        out[method] = float(np.polyfit(np.log(g.n), np.log(g[column]), 1)[0]) if len(g) >= 2 else math.nan
+    return pd.Series(out, name=f"exponent of {column}")
