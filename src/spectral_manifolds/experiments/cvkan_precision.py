@@ -1,0 +1,246 @@
+"""Chapter 14's runs: the CV-KAN in fp32, fp16 autocast (+ GradScaler) and bf16 (issue 8, "5. Precision").
+
+Seed 003, "2026-01-20 AMP Breaks Complex Number Operations": "AMP causes NaN gradients with
+complex-valued tensors. ``torch.amp.autocast`` casts intermediates to float16, losing
+precision in complex magnitude calculations." The model, :class:`~spectral_manifolds.cvkan.precision.MixedCVKAN`
+(a complex ``ComplexLinear`` in front of the seed's flat CVKAN, its parameters complex or
+stored as real ``view_as_real`` tensors), and the device/dtype probes (``capabilities``,
+``dtype_trace``, ``backward_trace``, ``dynamic_range``) live in :mod:`spectral_manifolds.cvkan.precision`.
+
+:func:`run` trains every (precision, parametrization, seed) with :func:`train_one`, a small
+precision-aware loop (``train.train_classifier`` takes no autocast dtype or scaler).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from spectral_manifolds import report, runtime, validate
+from spectral_manifolds.cvkan.layers import n_real_parameters
+from spectral_manifolds.cvkan.precision import MixedCVKAN, capabilities, dynamic_range
+from spectral_manifolds.cvkan.precision import autocast_or_fp32 as _autocast, exception_text as _error
+from spectral_manifolds.data.polarization import make_polarization
+
+__all__ = [
+    "PRECISIONS", "PARAMETRIZATIONS", "FP16_MAX", "ACCURACY_MARGIN", "PrecisionConfig", "PrecisionResult",
+    "build_model", "first_batch", "range_rows", "train_one", "run", "results_rows", "verdict_rows",
+]
+
+# name -> (autocast dtype or None, GradScaler)
+PRECISIONS = {"fp32": (None, False), "fp16 + GradScaler": (torch.float16, True), "fp16, no scaler": (torch.float16, False), "bf16": (torch.bfloat16, False)}
+PARAMETRIZATIONS = ("complex", "real")
+FP16_MAX = float(torch.finfo(torch.float16).max)  # 65504
+ACCURACY_MARGIN = 0.005
+
+
+@dataclass(frozen=True)
+class PrecisionConfig:
+    """Sizes of the chapter's runs; :meth:`for_budget` is the one place they depend on the budget."""
+
+    n_train: int = 640
+    n_test: int = 400
+    epochs: int = 2
+    batch_size: int = 64
+    n_seeds: int = 3
+    d: int = 32
+    n_blocks: int = 3
+    hidden: int = 128
+    lr: float = 1e-3
+    precisions: tuple = tuple(PRECISIONS)
+    warmup_steps: int = 3  # not timed
+
+    def __post_init__(self):
+        for name in ("n_train", "n_test", "epochs", "batch_size", "d", "n_blocks", "hidden"):
+            validate.positive_int(name, getattr(self, name))
+        if self.n_seeds < 2 or not self.lr > 0 or "fp32" not in self.precisions:
+            raise ValueError(f"need n_seeds >= 2 (got {self.n_seeds}), lr > 0 (got {self.lr}) and 'fp32' among precisions (the reference)")
+        for p in self.precisions:
+            validate.choice("precision", p, tuple(PRECISIONS))
+
+    @classmethod
+    def for_budget(cls, budget: str | None = None) -> "PrecisionConfig":
+        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 10 epochs, batch 256."""
+        quick, full = cls(), cls(n_train=5000, n_test=2000, epochs=10, batch_size=256, n_seeds=5, warmup_steps=10)
+        if budget is None:
+            return runtime.sized(quick=quick, full=full)
+        validate.choice("budget", budget, runtime.BUDGETS)
+        return quick if budget == "quick" else full
+
+
+def build_model(cfg: PrecisionConfig, parametrization: str) -> MixedCVKAN:
+    """The chapter's model; build it after seeding torch (both parametrizations then start equal)."""
+    validate.choice("parametrization", parametrization, PARAMETRIZATIONS)
+    return MixedCVKAN(cfg.d, cfg.n_blocks, cfg.hidden, parametrization)
+
+
+def first_batch(cfg: PrecisionConfig, seed: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mini-batch of step 0 of :func:`run`'s runs for ``seed``: ``(z: (B, N, d) complex, y: (B,))``."""
+    data = make_polarization(cfg.n_train, cfg.n_test, d=cfg.d, seed=seed)
+    idx = torch.randperm(cfg.n_train, generator=torch.Generator().manual_seed(int(seed)))[: cfg.batch_size]
+    return torch.from_numpy(data.z_train)[idx].to(device), torch.from_numpy(data.y_train)[idx].to(device)
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _grad_flags(model: nn.Module) -> torch.Tensor:
+    """(n_params,) bool on the device, True where a gradient holds inf or NaN (no host sync)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return ~torch.isfinite(torch.stack(torch._foreach_norm(grads)))
+
+
+def train_one(cfg: PrecisionConfig, precision: str, parametrization: str, seed: int, data, device) -> dict:
+    """Train one model; its result row (``status``: 'ok' or the exception that stopped it, at ``error_step``).
+
+    Non-finite checks are kept on the device (one flag per step and parameter) and read after
+    training, so that they do not stall the timed steps; with the scaler, a step whose unscaled
+    gradients are non-finite is one it skips.
+    """
+    dtype, use_scaler = PRECISIONS[precision]
+    runtime.seed_everything(seed)
+    model = build_model(cfg, parametrization).to(device)
+    names = [n for n, _ in model.named_parameters()]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-2)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt, xe, ye = (torch.from_numpy(a).to(device) for a in (data.z_train, data.y_train, data.z_test, data.y_test))
+    gen = torch.Generator().manual_seed(int(seed))
+    row = {"precision": precision, "parametrization": parametrization, "seed": seed, "n_params": n_real_parameters(model), "status": "ok", "error_step": None,
+           "first_nonfinite_loss": None, "first_nonfinite_grad": None, "nonfinite_param": None, "skipped_steps": 0, "steps": 0, "accuracy": None, "steps_per_s": None, "range": None}
+    loss_flags, grad_flags, t_start = [], [], None
+    try:
+        scaler = torch.amp.GradScaler(device.type) if use_scaler else None
+        with runtime.torch_cpu_threads(device):
+            for _ in range(cfg.epochs):
+                model.train()
+                for idx in torch.randperm(len(xt), generator=gen).split(cfg.batch_size):
+                    if len(loss_flags) == cfg.warmup_steps:
+                        _sync(device)
+                        t_start = time.perf_counter()
+                    x, y = xt[idx.to(device)], yt[idx.to(device)]
+                    with _autocast(device, dtype):
+                        loss = loss_fn(model(x).float(), y)
+                    opt.zero_grad(set_to_none=True)
+                    if scaler is None:
+                        loss.backward()
+                    else:
+                        scaler.scale(loss).backward()
+                        scaler.unscale_(opt)  # in place: inf here = overflow in the scaled fp16 backward
+                    loss_flags.append(~torch.isfinite(loss.detach()))
+                    grad_flags.append(_grad_flags(model))
+                    opt.step() if scaler is None else (scaler.step(opt), scaler.update())
+            _sync(device)
+            if t_start is not None and len(loss_flags) > cfg.warmup_steps:
+                row["steps_per_s"] = (len(loss_flags) - cfg.warmup_steps) / (time.perf_counter() - t_start)
+            model.eval()
+            with torch.no_grad(), _autocast(device, dtype):
+                logits = torch.cat([model(xe[i : i + 512]).float() for i in range(0, len(xe), 512)])
+            row["accuracy"] = float((logits.argmax(-1) == ye).float().mean())
+            row["range"] = dynamic_range(model, xe[ye == 1][:256])
+    except Exception as e:  # noqa: BLE001 -- the error is the chapter's output
+        row["status"], row["error_step"] = _error(e), len(loss_flags)
+    row["steps"] = len(loss_flags)
+    if loss_flags:
+        bad_loss = torch.stack(loss_flags).cpu().numpy()
+        bad_grad = torch.stack(grad_flags).cpu().numpy()  # (steps, n_params)
+        if bad_loss.any():
+            row["first_nonfinite_loss"] = int(np.argmax(bad_loss))
+        if bad_grad.any():
+            first = int(np.argmax(bad_grad.any(axis=1)))
+            row["first_nonfinite_grad"], row["nonfinite_param"] = first, names[int(np.argmax(bad_grad[first]))]
+        row["skipped_steps"] = int(bad_grad.any(axis=1).sum()) if use_scaler else 0
+    return row
+
+
+@dataclass
+class PrecisionResult:
+    """Every run (``runs``: rows of :func:`train_one`), the device and its :func:`capabilities`."""
+
+    config: dict
+    runs: list = field(default_factory=list)
+    capabilities: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def rows(self, precision: str, parametrization: str) -> list[dict]:
+        rows = sorted((r for r in self.runs if r["precision"] == precision and r["parametrization"] == parametrization), key=lambda r: r["seed"])
+        if not rows:
+            raise ValueError(f"no runs for {precision!r} with {parametrization!r} parameters")
+        return rows
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+
+def run(cfg: PrecisionConfig | None = None, *, device=None, progress: bool = True) -> PrecisionResult:
+    """Every precision x parametrization x seed of ``cfg`` (default: the active budget's) on ``device``."""
+    cfg = PrecisionConfig.for_budget() if cfg is None else cfg
+    dev = runtime.torch_device() if device is None else torch.device(device)
+    t0 = time.perf_counter()
+    jobs = [(s, p, q) for s in report.seeds_for(cfg.n_seeds) for p in cfg.precisions for q in PARAMETRIZATIONS]
+    runs, data = [], {}
+    for seed, prec, par in runtime.progress(jobs, desc="seed x precision x parameters", disable=not progress):
+        if seed not in data:
+            data = {seed: make_polarization(cfg.n_train, cfg.n_test, d=cfg.d, seed=seed)}
+        runs.append(train_one(cfg, prec, par, seed, data[seed], dev))
+    config = {**dataclasses.asdict(cfg), "device": str(dev), "device_name": runtime.device_name() if dev.type != "cpu" else "cpu", "torch": torch.__version__}
+    return PrecisionResult(config, runs, capabilities(dev), time.perf_counter() - t0)
+
+
+def _count(rows, key) -> str:
+    hits = [r[key] for r in rows if r[key] is not None]
+    return f"{len(hits)} of {len(rows)}" + (" (step " + ", ".join(str(r[key]) if r[key] is not None else "—" for r in rows) + ")" if hits else "")
+
+
+def results_rows(result: PrecisionResult) -> list[dict]:
+    """One row per (precision, parametrization): status, non-finite events, accuracy, speed (seed 0's run) and ratio to fp32."""
+    out = []
+    for prec in result.config["precisions"]:
+        for par in PARAMETRIZATIONS:
+            rows = result.rows(prec, par)
+            ok = [r for r in rows if r["status"] == "ok"]
+            errors = sorted({f"{r['status']} (step {r['error_step']})" for r in rows if r["status"] != "ok"})
+            ref = result.rows("fp32", par)[0]["steps_per_s"]
+            sps = rows[0]["steps_per_s"]
+            params = list(dict.fromkeys(r["nonfinite_param"] for r in rows if r["nonfinite_param"]))
+            out.append({
+                "precision": prec, "parameters": par, "runs": f"{len(ok)} of {len(rows)}", "error": "; ".join(errors) or "—",
+                "non-finite loss": _count(rows, "first_nonfinite_loss"), "non-finite grad": _count(rows, "first_nonfinite_grad"),
+                "in parameter": ", ".join(params) or "—", "scaler-skipped steps (per seed)": ", ".join(str(r["skipped_steps"]) for r in ok) if PRECISIONS[prec][1] and ok else "—",
+                "test accuracy": report.mean_std([r["accuracy"] for r in ok]) if len(ok) == len(rows) else "—",
+                "steps/s (seed 0)": round(sps, 1) if sps else "—", "× fp32": round(sps / ref, 2) if sps and ref else "—",
+            })
+    return out
+
+
+def range_rows(result: PrecisionResult) -> list[dict]:
+    """The largest of each :func:`dynamic_range` quantity over seeds, per setting that ran, with fp16's max."""
+    out = []
+    for prec in result.config["precisions"]:
+        for par in PARAMETRIZATIONS:
+            ranges = [r["range"] for r in result.rows(prec, par) if r["range"] is not None]
+            if ranges:
+                row = {k: (min if k.startswith("min") else max)(g[k] for g in ranges) for k in ranges[0]}
+                out.append({"precision": prec, "parameters": par, **{k: float(f"{v:.3g}") for k, v in row.items()}, "fp16 max": FP16_MAX})
+    return out
+
+
+def verdict_rows(result: PrecisionResult) -> list[dict]:
+    """"fp32 beats <precision>" in test accuracy, per parametrization, for every setting that ran in every seed."""
+    out = []
+    for par in PARAMETRIZATIONS:
+        ref = result.rows("fp32", par)
+        for prec in result.config["precisions"]:
+            rows = result.rows(prec, par)
+            if prec == "fp32" or any(r["status"] != "ok" for r in rows + ref):
+                continue
+            comp = report.compare([r["accuracy"] for r in ref], [r["accuracy"] for r in rows], lower_is_better=False, margin=ACCURACY_MARGIN)
+            out.append(report.verdict_row(f"{par} parameters: fp32 beats {prec}", comp, a_name="fp32", b_name=prec, metric="test accuracy"))
+    return out
