@@ -15,10 +15,13 @@ One concept per module:
   decoder (the text's section 9.1 layout and the seed's code layout);
 * ``cross_attention`` -- attention between the band manifolds in the hierarchical, full and
   star topologies of section 7.3, matching on low-passed queries and keys (section 7.2), at
-  O(N^2) cost; the seed's all-tokens version (O(N^4)) kept for the cost comparison.
+  O(N^2) cost; the seed's all-tokens version (O(N^4)) kept for the cost comparison;
+* ``per_band`` -- per-band learning: section 6.1-6.2 parameter groups and decays, per-band
+  EMA (``torch.optim.swa_utils``), per-band clipping (the direction the seed meant, and its
+  inverted formula), the four training phases of section 9.2.
 """
 
-from spectral_manifolds.hierarchy import routing_losses
+from spectral_manifolds.hierarchy import per_band, routing_losses
 from spectral_manifolds.hierarchy.bands import (
     CUTOFFS, KINDS, band_energy, decompose, lowpass, mask_report, masks, radius, seed_bounds,
     seed_masks, smooth_field, synthesize,
@@ -39,7 +42,7 @@ from spectral_manifolds.hierarchy.routing import (
 __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_report", "masks",
            "radius", "seed_bounds", "seed_masks", "smooth_field", "synthesize",
            "LearnableBandEdges", "ModeRouter", "SeedRouter", "gumbel_noise", "gumbel_softmax",
-           "spatial_gate", "routing_losses",
+           "spatial_gate", "routing_losses", "per_band",
            "Fields", "NextFrameTask", "SpectralAR1", "advection_diffusion", "linear_extrapolation",
            "next_frame_task", "persistence", "plane_waves", "spectral_ar1", "windows",
            "LAYOUTS", "SpectralManifold", "band_config", "capacity", "receptive_field",
