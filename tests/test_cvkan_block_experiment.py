@@ -27,7 +27,7 @@ def test_config_budgets_and_errors():
     for bad in (dict(n_seeds=1), dict(depths=(1, 2)), dict(report_epoch=0), dict(report_epoch=99), dict(n_train=0), dict(depths=(0, 3))):
         with pytest.raises(ValueError):
             dataclasses.replace(QUICK, **bad)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="'quick', 'full'"):
         cb.config_for("huge")
 
 

@@ -98,6 +98,14 @@ def test_sized_picks_by_budget(monkeypatch):
     assert runtime.sized(quick=1, full=2) == 2
 
 
+def test_sized_takes_an_explicit_budget_name(monkeypatch):
+    monkeypatch.setenv("SM_BUDGET", "quick")
+    assert runtime.sized(quick=1, full=2, budget_name="full") == 2
+    assert runtime.sized(quick=1, full=2, budget_name="quick") == 1
+    with pytest.raises(ValueError, match="'quick', 'full'"):
+        runtime.sized(quick=1, full=2, budget_name="medium")
+
+
 def test_seed_everything_repeats_numpy_torch_and_jax():
     import jax
     import torch

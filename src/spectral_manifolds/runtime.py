@@ -203,13 +203,21 @@ def budget() -> str:
     return value
 
 
-def sized(*, quick: T, full: T) -> T:
-    """Return ``quick`` or ``full`` according to :func:`budget`.
+def sized(*, quick: T, full: T, budget_name: str | None = None) -> T:
+    """Return ``quick`` or ``full`` according to ``budget_name`` (default: :func:`budget`).
 
     The only place a chapter's sizes depend on the budget, e.g.
-    ``cfg = sized(quick=Config(epochs=2), full=Config(epochs=50))``.
+    ``cfg = sized(quick=Config(epochs=2), full=Config(epochs=50))``; a config's
+    ``for_budget(budget)`` passes an explicit name through.
+
+    Raises:
+        ValueError: for a name that is not one of :data:`BUDGETS`.
     """
-    return full if budget() == "full" else quick
+    if budget_name is None:
+        budget_name = budget()
+    elif budget_name not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget_name!r}")
+    return full if budget_name == "full" else quick
 
 
 # --------------------------------------------------------------------------- seeds

@@ -177,10 +177,7 @@ class AggregationConfig:
         full: one GPU, 5 seeds, 5,000 + 2,000 samples, 8 epochs (about 150 fits of 320 steps)."""
         quick = cls()
         full = cls(n_train=5000, n_test=2000, epochs=8, batch_size=128, n_seeds=5)
-        if budget is None:
-            return runtime.sized(quick=quick, full=full)
-        validate.choice("budget", budget, runtime.BUDGETS)
-        return quick if budget == "quick" else full
+        return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
 class AggregationResult(NormsResult):

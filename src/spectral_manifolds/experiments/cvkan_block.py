@@ -82,9 +82,7 @@ def config_for(budget: str | None = None) -> BlockConfig:
     quick = BlockConfig(n_train=800, n_test=400, depths=(1, 2, 3), matched_depths=(1, 3), epochs=3,
                         batch_size=64, n_seeds=3, baseline_layers=1, profile_samples=200)
     full = BlockConfig()
-    if budget is None:
-        return runtime.sized(quick=quick, full=full)
-    return {"quick": quick, "full": full}[budget]
+    return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
 # --------------------------------------------------------------------------- exact checks

@@ -119,10 +119,7 @@ class NormsConfig:
         """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 12 epochs."""
         quick = cls()
         full = cls(n_train=5000, n_test=2000, epochs=12, batch_size=128, n_seeds=5)
-        if budget is None:
-            return runtime.sized(quick=quick, full=full)
-        validate.choice("budget", budget, runtime.BUDGETS)
-        return quick if budget == "quick" else full
+        return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
 @dataclass

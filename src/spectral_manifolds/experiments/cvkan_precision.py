@@ -68,10 +68,7 @@ class PrecisionConfig:
     def for_budget(cls, budget: str | None = None) -> "PrecisionConfig":
         """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 10 epochs, batch 256."""
         quick, full = cls(), cls(n_train=5000, n_test=2000, epochs=10, batch_size=256, n_seeds=5, warmup_steps=10)
-        if budget is None:
-            return runtime.sized(quick=quick, full=full)
-        validate.choice("budget", budget, runtime.BUDGETS)
-        return quick if budget == "quick" else full
+        return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
 def build_model(cfg: PrecisionConfig, parametrization: str) -> MixedCVKAN:

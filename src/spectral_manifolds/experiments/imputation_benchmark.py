@@ -105,10 +105,7 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
     5 mask seeds) sizes; ``budget=None`` follows ``runtime.sized``."""
     quick = BenchmarkConfig(regimes=("mcar30", "real_gaps"), seeds=(0, 1))
     full = BenchmarkConfig()
-    if budget is None:
-        return runtime.sized(quick=quick, full=full)
-    validate.choice("budget", budget, runtime.BUDGETS)
-    return quick if budget == "quick" else full
+    return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
 @dataclass
