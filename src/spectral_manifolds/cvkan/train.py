@@ -123,17 +123,18 @@ def _epochs(net, xt, yt, step, evaluate, opt, gen, batch_size: int, bar, hist: d
     for _ in bar:
         t0, sums = time.perf_counter(), {}
         net.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
-            idx = idx.to(xt.device)
+        # one host-to-device copy of the order and no host sync inside the epoch: the sums
+        # stay tensors on the device until the epoch ends (a per-step float() would stall a GPU)
+        for idx in torch.randperm(len(xt), generator=gen).to(xt.device).split(batch_size):
             loss, extra = step(net, xt[idx], yt[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            for key, v in {"train_loss": float(loss.detach()) * len(idx), **extra}.items():
+            for key, v in {"train_loss": loss.detach() * len(idx), **extra}.items():
                 sums[key] = sums.get(key, 0.0) + v
         net.eval()
         with torch.no_grad():
-            row = {**{k: v / len(xt) for k, v in sums.items()}, **evaluate(net)}
+            row = {**{k: float(v) / len(xt) for k, v in sums.items()}, **evaluate(net)}
         row["seconds"] = time.perf_counter() - t0
         for key, v in row.items():
             hist.setdefault(key, []).append(v)
@@ -205,7 +206,7 @@ def train_classifier(X, y, *, model, budget: str | None = None, seed: int = 0, e
     def step(net, x, y):
         logits = net(x)
         _check_output(logits, (len(x), k), "train_classifier")
-        return loss_fn(logits, y), {"train_acc": float((logits.argmax(-1) == y).sum())}
+        return loss_fn(logits, y), {"train_acc": (logits.argmax(-1) == y).sum()}
 
     def evaluate(net):
         logits = torch.cat([net(xe[i : i + 4 * batch_size]) for i in range(0, len(xe), 4 * batch_size)])

@@ -174,9 +174,9 @@ class AggregationConfig:
     @classmethod
     def for_budget(cls, budget: str | None = None) -> "AggregationConfig":
         """quick: CI on two CPU cores (3 seeds, 640 + 400 samples, the seed's 3 epochs);
-        full: one GPU, 5 seeds, 5,000 + 2,000 samples, 8 epochs (about 150 fits of 320 steps)."""
+        full: one GPU, 5 seeds, 5,000 + 2,000 samples, 4 epochs (about 150 fits of 160 steps)."""
         quick = cls()
-        full = cls(n_train=5000, n_test=2000, epochs=8, batch_size=128, n_seeds=5)
+        full = cls(n_train=5000, n_test=2000, epochs=4, batch_size=128, n_seeds=5)
         return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 

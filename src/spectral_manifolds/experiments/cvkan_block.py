@@ -54,7 +54,7 @@ class BlockConfig:
     n_blocks: int = 3  # the seed's flat model (173,989 parameters at d = 32, hidden = 128)
     depths: tuple = (1, 2, 3, 4, 6)  # profiled on the seed's task, hidden fixed
     matched_depths: tuple = (1, 2, 3, 6)  # width vs depth on the common-phase task, parameters fixed
-    epochs: int = 10
+    epochs: int = 5  # the full budget: all chapters publish within one 10-minute GPU call
     report_epoch: int = 3  # the seed's "Val Acc (Ep 3)"
     batch_size: int = 128
     lr: float = 1e-3

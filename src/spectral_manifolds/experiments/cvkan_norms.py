@@ -116,9 +116,9 @@ class NormsConfig:
 
     @classmethod
     def for_budget(cls, budget: str | None = None) -> "NormsConfig":
-        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 12 epochs."""
+        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 5 epochs."""
         quick = cls()
-        full = cls(n_train=5000, n_test=2000, epochs=12, batch_size=128, n_seeds=5)
+        full = cls(n_train=5000, n_test=2000, epochs=5, batch_size=128, n_seeds=5)
         return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 

@@ -66,8 +66,8 @@ class PrecisionConfig:
 
     @classmethod
     def for_budget(cls, budget: str | None = None) -> "PrecisionConfig":
-        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 10 epochs, batch 256."""
-        quick, full = cls(), cls(n_train=5000, n_test=2000, epochs=10, batch_size=256, n_seeds=5, warmup_steps=10)
+        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 6 epochs, batch 256."""
+        quick, full = cls(), cls(n_train=5000, n_test=2000, epochs=6, batch_size=256, n_seeds=5, warmup_steps=10)
         return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
