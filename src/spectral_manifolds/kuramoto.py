@@ -41,6 +41,7 @@ import numpy as np
 from flax import nnx
 
 from spectral_manifolds import ode, sphere, validate
+from spectral_manifolds.conv_memory import DepthwiseConvMemory
 from spectral_manifolds.driven_rotor import driven_rotor_field, driven_rotor_solution
 from spectral_manifolds.fractional import PowerLawMemory
 from spectral_manifolds.kuramoto_theory import (
@@ -66,6 +67,7 @@ __all__ = [
     "set_mean_field_weights",
     "fold_lag_into_output",
     "ManifoldField",
+    "MEMORY_KINDS",
     # re-exported from kuramoto_theory and driven_rotor
     "lorentzian_frequencies",
     "critical_coupling",
@@ -85,6 +87,10 @@ __all__ = [
     "driven_rotor_field",
     "driven_rotor_solution",
 ]
+
+
+#: The memories of :class:`ManifoldField`: the book's power law, the main script's convolution.
+MEMORY_KINDS = ("power_law", "depthwise_conv")
 
 
 # =========================================================================== NNX layers
@@ -129,7 +135,15 @@ class KuramotoAttention(nnx.Module):
         q^_t = normalize(W_q z_t),  k^_s = normalize(W_k z_s)
         F_t  = W_out mean_s sin(<q^_t, k^_s> + alpha) k^_s
 
-    (mean over the attended keys instead of the seed's sum: a rescaling of ``W_out``).
+    (mean over the attended keys instead of the seed's sum; with a causal mask the two
+    differ by ``n_t``, the number of keys of query ``t``: not one rescaling of ``W_out``).
+
+    Two switches reproduce the seeds' public main script (``form="seed"`` only; defaults
+    keep the book's layer): ``projections=False`` drops ``W_q`` and ``W_k`` (no query/key
+    ``Linear`` is created), so ``q^ = k^ = z^``: the layer with ``W_q = W_k = I``.
+    ``reduce="sum"`` sums over the attended keys instead of averaging (divides by 1, not by
+    their number ``n_t``): the force at query ``t`` is ``n_t`` times the mean's, up to
+    ``T`` times at the end of a causal sequence.
 
     ``alpha`` is a learnable scalar ``nnx.Param``. With ``zero_init`` (default; seed 001,
     section 13) ``W_out = 0``, so the force is exactly zero at initialization.
@@ -144,11 +158,14 @@ class KuramotoAttention(nnx.Module):
         alpha_init: initial phase lag (radians).
         zero_init: zero-initialize ``W_out``.
         generator: skew ``(d, d)`` for ``L_alpha`` (default :func:`lag_generator`).
+        projections: learnable q/k projections (``False``: ``q = k = z``; seed form only).
+        reduce: ``"mean"`` or ``"sum"`` over the attended keys (seed form only).
         rngs: ``nnx.Rngs`` for the q/k projections.
 
     Call: ``z: (B, T, d) or (T, d)`` (unit vectors; normalized internally), optional
     ``mask: (B, T) or (T,)`` bool (True = valid key; ``(T,)`` only for unbatched ``z``
-    or shared by the batch) -> ``F``, same shape as ``z``.
+    or shared by the batch), optional ``keys`` (the shape of ``z``: the sequence the keys
+    and values come from; default ``z`` itself) -> ``F``, same shape as ``z``.
     A query with no valid key gets ``F = 0`` (no NaN).
     """
 
@@ -162,16 +179,23 @@ class KuramotoAttention(nnx.Module):
         alpha_init: float = 0.0,
         zero_init: bool = True,
         generator=None,
+        projections: bool = True,
+        reduce: str = "mean",
         rngs: nnx.Rngs,
     ):
         if form not in ("sakaguchi", "seed"):
             raise ValueError(f"form must be 'sakaguchi' or 'seed', got {form!r}")
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
             raise ValueError(f"d must be an integer >= 2, got {d!r}")
+        _check_seed_options(form, projections, reduce)
         d_qk = d if d_qk is None else int(d_qk)
+        if not projections and d_qk != d:
+            raise ValueError(f"projections=False means q = k = z, so d_qk must equal d={d}, got {d_qk}")
         self.d, self.d_qk, self.form, self.causal = int(d), d_qk, form, bool(causal)
-        self.query = nnx.Linear(d, d_qk, use_bias=False, rngs=rngs)
-        self.key = nnx.Linear(d, d_qk, use_bias=False, rngs=rngs)
+        self.projections, self.reduce = projections, reduce
+        if projections:
+            self.query = nnx.Linear(d, d_qk, use_bias=False, rngs=rngs)
+            self.key = nnx.Linear(d, d_qk, use_bias=False, rngs=rngs)
         width = d if form == "sakaguchi" else d_qk
         kernel_init = nnx.initializers.zeros if zero_init else nnx.initializers.lecun_normal()
         self.out = nnx.Linear(width, d, use_bias=False, kernel_init=kernel_init, rngs=rngs)
@@ -182,13 +206,28 @@ class KuramotoAttention(nnx.Module):
         # fixed, hashable static data (not a Variable): nnx.split(model, nnx.Param) stays exhaustive
         self.generator = tuple(tuple(float(v) for v in row) for row in gen)
 
-    def weights(self, z, mask=None):
+    def _keys(self, z, zh, keys):
+        """The normalized sequence keys and values come from: ``zh`` itself (the same traced
+        value, so the default graph and its gradient are the book's) or ``keys^``."""
+        if keys is None:
+            return zh
+        keys = _check_sequence(keys, self.d)
+        if keys.shape != z.shape:
+            raise ValueError(f"keys must have the shape of z {z.shape}, got {keys.shape}")
+        return sphere.normalize(keys)
+
+    def weights(self, z, mask=None, keys=None):
         """Coupling weights ``(..., T, T)``: attention ``a_ts`` (sakaguchi) or
-        ``sin(<q^_t, k^_s> + alpha) / n_t`` (seed), zero where ``s`` is not attended."""
+        ``sin(<q^_t, k^_s> + alpha) / n_t`` (seed; ``/ 1`` for ``reduce="sum"``), zero
+        where ``s`` is not attended; keys from ``keys`` (default ``z``)."""
         z = _check_sequence(z, self.d)
         zh = sphere.normalize(z)
+        kz = self._keys(z, zh, keys)
         allowed = _allowed_keys(z.shape, self.causal, mask)
-        q, k = self.query(zh), self.key(zh)
+        if self.projections:
+            q, k = self.query(zh), self.key(kz)
+        else:
+            q, k = zh, kz
         alpha = self.alpha[...]
         if self.form == "sakaguchi":
             scores = q @ jnp.swapaxes(k, -1, -2) / math.sqrt(self.d_qk)
@@ -197,18 +236,30 @@ class KuramotoAttention(nnx.Module):
             return w / jnp.maximum(jnp.sum(w, axis=-1, keepdims=True), 1e-30)
         qh, kh = sphere.normalize(q), sphere.normalize(k)
         s = jnp.sin(qh @ jnp.swapaxes(kh, -1, -2) + alpha) * allowed
+        if self.reduce == "sum":
+            return s
         return s / jnp.maximum(jnp.sum(allowed, axis=-1, keepdims=True), 1)
 
-    def __call__(self, z, mask=None):
+    def __call__(self, z, mask=None, keys=None):
         z = _check_sequence(z, self.d)
-        w = self.weights(z, mask)
-        zh = sphere.normalize(z)
+        w = self.weights(z, mask, keys)
+        kz = self._keys(z, sphere.normalize(z), keys)
         if self.form == "sakaguchi":
-            m = w @ zh  # (..., T, d)
+            m = w @ kz  # (..., T, d)
             lag = lag_operator(self.alpha[...], self.d, jnp.asarray(self.generator, jnp.float32))
             return self.out(m @ lag.T)
-        kh = sphere.normalize(self.key(zh))
+        kh = sphere.normalize(self.key(kz)) if self.projections else sphere.normalize(kz)
         return self.out(w @ kh)
+
+
+def _check_seed_options(form: str, projections, reduce) -> None:
+    """``projections`` a bool, ``reduce`` in ("mean", "sum"); the main script's values
+    (``projections=False``, ``reduce="sum"``) exist for ``form="seed"`` only."""
+    if not isinstance(projections, (bool, np.bool_)):
+        raise ValueError(f"projections must be a bool, got {projections!r}")
+    validate.choice("reduce", reduce, ("mean", "sum"))
+    if form != "seed" and (not projections or reduce != "mean"):
+        raise ValueError(f"projections=False and reduce='sum' are options of form='seed', got form={form!r}")
 
 
 def set_mean_field_weights(layer: KuramotoAttention, K: float) -> KuramotoAttention:
@@ -223,7 +274,7 @@ def set_mean_field_weights(layer: KuramotoAttention, K: float) -> KuramotoAttent
     eye = jnp.eye(layer.d, dtype=jnp.float32)
     if layer.form == "sakaguchi":
         layer.query.kernel[...] = jnp.zeros_like(layer.query.kernel[...])
-    else:
+    elif layer.projections:
         if layer.d_qk != layer.d:
             raise ValueError("the seed form's mean-field weights need d_qk == d")
         layer.query.kernel[...] = eye
@@ -268,18 +319,30 @@ class ManifoldField(nnx.Module):
         learnable_memory: memory kernel is an ``nnx.Param``.
         form, causal, alpha_init, d_qk: passed to :class:`KuramotoAttention`.
         zero_init: zero-initialize ``W_style`` and ``W_out``.
+        projections, reduce: the seeds' main-script switches of :class:`KuramotoAttention`.
+        memory_kind: one of :data:`MEMORY_KINDS`.
         rngs: ``nnx.Rngs``.
 
     ``__call__(z, memory=None, mask=None)``: ``z: (B, T, d) or (T, d)`` -> tangent field,
     same shape. ``memory`` (same shape) overrides ``M``; by default ``M`` is computed
     from ``z``.
 
-    ``step(z, h=1.0, n_substeps=1, mask=None)``: ``z: (B, T, d) or (T, d)`` on the sphere
+    ``step(z, h=1.0, n_substeps=1, mask=None, freeze_keys=False)``: ``z: (B, T, d) or (T, d)`` on the sphere
     -> ``z_next``, same shape, on the sphere. The memory ``M`` is computed once from the
     input sequence and held fixed during the step (the observed past is the forcing);
     the coupling is re-evaluated at each RK4 stage. ``n_substeps = 1`` is the seed's
     one step of ``h = 1``; ``n_substeps = 4`` its earlier 4 substeps of ``h = 0.25``;
-    ``sphere.normalize`` retracts after each substep.
+    ``sphere.normalize`` retracts after each substep. ``freeze_keys=True`` (the seeds'
+    main script) also holds the coupling's keys (and values) at the input sequence ``z``
+    through every RK4 stage and substep: only the queries move,
+    ``f(y) = Pi_{T_y}( W_style M(z) + F(y; keys = z) )``.
+
+    The seeds' main script (defaults keep the book's field): ``projections`` and
+    ``reduce`` go to :class:`KuramotoAttention`; ``memory_kind="depthwise_conv"``
+    replaces the power-law memory with a learned causal depthwise convolution over the
+    same ``memory_len`` lags (:class:`spectral_manifolds.conv_memory.DepthwiseConvMemory`,
+    lecun-normal initialization, justified there); ``gamma`` and ``learnable_memory``
+    then do not apply.
     """
 
     def __init__(
@@ -295,15 +358,24 @@ class ManifoldField(nnx.Module):
         alpha_init: float = 0.0,
         d_qk: Optional[int] = None,
         zero_init: bool = True,
+        projections: bool = True,
+        reduce: str = "mean",
+        memory_kind: str = "power_law",
         rngs: nnx.Rngs,
     ):
+        validate.choice("memory_kind", memory_kind, MEMORY_KINDS)
         self.d = int(d)
         self.use_memory = bool(use_memory)
+        self.memory_kind = memory_kind
         self.coupling = KuramotoAttention(
-            d, form=form, d_qk=d_qk, causal=causal, alpha_init=alpha_init, zero_init=zero_init, rngs=rngs
+            d, form=form, d_qk=d_qk, causal=causal, alpha_init=alpha_init, zero_init=zero_init,
+            projections=projections, reduce=reduce, rngs=rngs,
         )
-        if self.use_memory:
+        if self.use_memory and memory_kind == "depthwise_conv":
+            self.memory = DepthwiseConvMemory(d, memory_len, rngs=rngs)
+        elif self.use_memory:
             self.memory = PowerLawMemory(gamma, memory_len, learnable=learnable_memory)
+        if self.use_memory:
             kernel_init = nnx.initializers.zeros if zero_init else nnx.initializers.lecun_normal()
             self.w_style = nnx.Linear(d, d, use_bias=False, kernel_init=kernel_init, rngs=rngs)
 
@@ -314,9 +386,9 @@ class ManifoldField(nnx.Module):
             return jnp.zeros_like(z)
         return self.w_style(self.memory(z))
 
-    def _field(self, z, forcing, mask):
+    def _field(self, z, forcing, mask, keys=None):
         zh = sphere.normalize(z)
-        return sphere.project(zh, forcing + self.coupling(z, mask))
+        return sphere.project(zh, forcing + self.coupling(z, mask, keys))
 
     def __call__(self, z, memory=None, mask=None):
         z = _check_sequence(z, self.d)
@@ -329,9 +401,12 @@ class ManifoldField(nnx.Module):
             forcing = self.w_style(memory) if self.use_memory else jnp.zeros_like(z)
         return self._field(z, forcing, mask)
 
-    def step(self, z, h: float = 1.0, n_substeps: int = 1, mask=None):
+    def step(self, z, h: float = 1.0, n_substeps: int = 1, mask=None, freeze_keys: bool = False):
         z = _check_sequence(z, self.d)
+        if not isinstance(freeze_keys, (bool, np.bool_)):
+            raise ValueError(f"freeze_keys must be a bool, got {freeze_keys!r}")
         forcing = self.forcing(z)
+        keys = z if freeze_keys else None
         return ode.rk4_substeps(
-            lambda t, y: self._field(y, forcing, mask), 0.0, z, h, n_substeps, retract=sphere.normalize
+            lambda t, y: self._field(y, forcing, mask, keys), 0.0, z, h, n_substeps, retract=sphere.normalize
         )

@@ -17,6 +17,7 @@ import numpy as np
 
 from spectral_manifolds import validate
 from spectral_manifolds.data.oscillators import SeedTaskConfig
+from spectral_manifolds.kuramoto import MEMORY_KINDS
 
 # --------------------------------------------------------------------------- tasks
 #: Seed 001 sections 12 and 14, experiments 7-12: the seeds' main task (DESIGN.md).
@@ -42,6 +43,15 @@ RUNTIME_FIELDS = (
 )
 #: Task fields that fix array shapes (the others change only the data's values).
 _TASK_SHAPE_FIELDS = ("seq_len", "n_channels", "latent_dim")
+
+#: The five ways the seeds' public main script differs from the book's ladder model
+#: (issue 7, section 6), as :class:`MainScriptConfig` fields: the book's value of each ...
+MAIN_SCRIPT_OFF = {"projections": True, "reduce": "mean", "freeze_keys": False, "memory_kind": "power_law"}
+#: ... and the main script's. ``metrics_after_update`` changes the logging, not the model.
+MAIN_SCRIPT_ON = {"projections": False, "reduce": "sum", "freeze_keys": True, "memory_kind": "depthwise_conv"}
+#: The switches, in the order of the issue: (1) q = k = z, (2) sum over keys, (3) keys
+#: frozen across the RK4 stages, (4) depthwise-convolution memory, (5) metrics after update.
+MAIN_SCRIPT_SWITCHES = ("projections", "reduce", "freeze_keys", "memory_kind", "metrics_after_update")
 
 
 # --------------------------------------------------------------------------- config
@@ -175,6 +185,17 @@ class Config:
         w["phase"] = float(self.phase_weight)
         return np.asarray([w[name] for name in _WEIGHTS], np.float32)
 
+    def dynamics_options(self) -> dict:
+        """Keyword options of :class:`~spectral_manifolds.experiments.ladder.LadderModel`'s
+        manifold dynamics: the book's (every main-script switch off); see
+        :class:`MainScriptConfig`."""
+        return dict(MAIN_SCRIPT_OFF)
+
+    @property
+    def logs_after_update(self) -> bool:
+        """Whether the epoch metrics are computed after each update (the book: before)."""
+        return False
+
     def compile_key(self) -> tuple:
         """Every field the compiled train step depends on: all of them except
         :data:`RUNTIME_FIELDS` (runtime inputs of the step, or used only to build the
@@ -243,3 +264,75 @@ class Scale:
         )
 
 
+@dataclass(frozen=True)
+class MainScriptConfig(Config):
+    """A :class:`Config` with the five switches of the seeds' public main script (issue 7, §6).
+
+    Every switch defaults to the book's choice, so ``MainScriptConfig(**kw)`` trains exactly
+    as ``Config(**kw)`` (``tests/test_ladder_main_script.py`` checks it). A subclass keeps
+    the published chapters' :class:`Config` (and its field list) unchanged; the new fields
+    are static: :meth:`Config.compile_key` iterates ``dataclasses.fields(self)``, so each
+    enters the key of the compiled step (none is in :data:`RUNTIME_FIELDS`).
+
+    Attributes (the main script's value in brackets):
+        projections: the Kuramoto coupling's learnable query/key maps (False: q = k = z).
+        reduce: ``"mean"`` over the attended keys (``"sum"``: up to ``T`` times the force).
+        freeze_keys: hold the coupling's keys at the step's input through the RK4 stages (True).
+        memory_kind: ``"power_law"`` or ``"depthwise_conv"`` (a learned causal depthwise
+            convolution over the same lags, ``kuramoto.ManifoldField``).
+        metrics_after_update: compute each batch's logged metrics with the parameters
+            *after* its update (True), at the cost of a second forward pass per step.
+    """
+
+    projections: bool = True
+    reduce: str = "mean"
+    freeze_keys: bool = False
+    memory_kind: str = "power_law"
+    metrics_after_update: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("projections", "freeze_keys", "metrics_after_update"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        validate.choice("reduce", self.reduce, ("mean", "sum"))
+        validate.choice("memory_kind", self.memory_kind, MEMORY_KINDS)
+        if self.form != "seed" and (not self.projections or self.reduce != "mean"):
+            raise ValueError(f"projections=False and reduce='sum' are options of form='seed', got form={self.form!r}")
+
+    def dynamics_options(self) -> dict:
+        return {name: getattr(self, name) for name in MAIN_SCRIPT_OFF}
+
+    @property
+    def logs_after_update(self) -> bool:
+        return bool(self.metrics_after_update)
+
+    def switched(self) -> tuple[str, ...]:
+        """The main-script switches this configuration turns on (issue order)."""
+        on = {**MAIN_SCRIPT_ON, "metrics_after_update": True}
+        return tuple(name for name in MAIN_SCRIPT_SWITCHES if getattr(self, name) == on[name])
+
+
+def main_script_config(config: Optional[Config] = None, *, only: Optional[str] = None, name: Optional[str] = None) -> MainScriptConfig:
+    """The seeds' main-script configuration of a run: all five switches on, or ``only`` one.
+
+    Args:
+        config: the book's run (default: the main-task run of seed 001 section 14,
+            ``Config(task=MAIN_TASK, n_batches=10, init="zero")``, the seeds' setup with
+            zero-initialized dynamics).
+        only: one of :data:`MAIN_SCRIPT_SWITCHES` to turn on alone (default: all five).
+        name: the run's name (default: ``config.name`` with the switches appended).
+    Returns:
+        A :class:`MainScriptConfig` with ``config``'s fields.
+    """
+    config = Config(name="main task", task=MAIN_TASK, n_batches=10, init="zero") if config is None else config
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a Config, got {type(config).__name__}")
+    on = {**MAIN_SCRIPT_ON, "metrics_after_update": True}
+    if only is not None:
+        validate.choice("only", only, MAIN_SCRIPT_SWITCHES)
+        on = {only: on[only]}
+    base = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)}
+    label = "main script" if only is None else only
+    base["name"] = name if name is not None else f"{config.name} + {label}"
+    return MainScriptConfig(**{**base, **on})

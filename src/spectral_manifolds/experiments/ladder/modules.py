@@ -111,20 +111,28 @@ class LadderModel(nnx.Module):
         form, gamma: the manifold dynamics' coupling form and memory exponent.
         init: ``"zero"`` or ``"random"`` output weights of the manifold dynamics.
         sigma_init: the RVAE's initial latent scale (None: the seeds' initialization).
+        projections, reduce, memory_kind: :class:`ManifoldField`'s main-script switches;
+        freeze_keys: hold the coupling's keys through the RK4 stages (``ManifoldField.step``).
+            Defaults: the book's field (see ``config.MainScriptConfig``).
         rngs: ``nnx.Rngs``. The RVAE is created first, so runs with the same seed start
             from the same encoder and decoder whatever their other parts.
     """
 
     def __init__(
         self, task: SeedTaskConfig, *, form: str = "seed", gamma: float = 0.5, init: str = "zero",
-        sigma_init: Optional[float] = None, rngs: nnx.Rngs,
+        sigma_init: Optional[float] = None, projections: bool = True, reduce: str = "mean",
+        freeze_keys: bool = False, memory_kind: str = "power_law", rngs: nnx.Rngs,
     ):
         validate.choice("init", init, INITS)
         d, c, steps = task.latent_dim, task.n_channels, task.seq_len - 1
         self.d = d
         self.vae = RVAE(c, d, sigma_init=sigma_init, rngs=rngs)
         self.cell = ResidualCell(d, rngs=rngs)
-        self.field = ManifoldField(d, gamma=gamma, memory_len=steps, form=form, zero_init=init == "zero", rngs=rngs)
+        self.field = ManifoldField(
+            d, gamma=gamma, memory_len=steps, form=form, zero_init=init == "zero", projections=projections, reduce=reduce,
+            memory_kind=memory_kind, rngs=rngs,
+        )
+        self.freeze_keys = bool(freeze_keys)
         for context, attr in zip(ROTATIONS[1:], _ROTATION_ATTRS):
             setattr(self, attr, DynamicCayleyRotation(d, context=context, identity_init=False, rngs=rngs))
         self.tangent = TangentStepCell(d, rngs=rngs)
@@ -172,7 +180,7 @@ class LadderModel(nnx.Module):
 
     def advance(self, z, dynamics):
         """z: (B, T, d) -> z_next, same shape; ``dynamics`` an index into ``DYNAMICS``."""
-        branches = (lambda _: z, lambda _: self.cell(z), lambda _: self.field.step(z, h=1.0), lambda _: self.tangent(z))
+        branches = (lambda _: z, lambda _: self.cell(z), lambda _: self.field.step(z, h=1.0, freeze_keys=self.freeze_keys), lambda _: self.tangent(z))
         return jax.lax.switch(dynamics, branches, None)
 
     def __call__(self, x, key, switches) -> LadderOutput:

@@ -11,7 +11,10 @@ weights of its loss terms, are *runtime* inputs of the step. A :class:`StepCache
 by the caller, never global) keeps compiled steps under :meth:`Config.compile_key`, which
 holds every config field except the declared runtime ones, and the number of seeds.
 
-**Metrics.** The step returns every metric of its batch, computed *before* its update.
+**Metrics.** The step returns every metric of its batch, computed *before* its update
+(with ``MainScriptConfig(metrics_after_update=True)`` also *after* it, by a second forward
+pass of the same batch and latent sample; the epoch means then use those, as the seeds'
+logs did, while ``history[m][0]`` and ``after[m]`` stay before-update values).
 ``Result.history[m][e]`` for ``e >= 1`` is the mean over epoch ``e``'s batches;
 ``history[m][0]`` is the first batch before any update; ``after[m]`` the first batch after
 training (update discarded). The seeds' scripts logged their metrics after each update
@@ -90,7 +93,10 @@ def make_data(config: Config) -> OscillatorData:
 
 
 def _model(cfg: Config, key) -> LadderModel:
-    return LadderModel(cfg.task, form=cfg.form, gamma=cfg.gamma, init=cfg.init, sigma_init=cfg.sigma_init, rngs=nnx.Rngs(params=key))
+    return LadderModel(
+        cfg.task, form=cfg.form, gamma=cfg.gamma, init=cfg.init, sigma_init=cfg.sigma_init, **cfg.dynamics_options(),
+        rngs=nnx.Rngs(params=key),
+    )
 
 
 @dataclass
@@ -141,7 +147,14 @@ class StepCache:
             _, (z, mu) = jax.lax.optimization_barrier((grads, (z, mu)))
             m = _metrics(_Latents(z, mu), t, o)
             updates, state = tx.update(grads, state, p)
-            return optax.apply_updates(p, updates), state, m
+            if not cfg.logs_after_update:
+                return optax.apply_updates(p, updates), state, m
+            # The seeds' logging: the same batch (and latent sample) again with the updated
+            # parameters. Its rotation solves wait for the first SVD, its SVD for them.
+            new_p, m = jax.lax.optimization_barrier((optax.apply_updates(p, updates), m))
+            _, (t2, z2, mu2, o2) = loss_and_terms(new_p, data, i, k, switches, weights)
+            _, (z2, mu2) = jax.lax.optimization_barrier((t2, (z2, mu2)))
+            return new_p, state, jnp.stack([m, _metrics(_Latents(z2, mu2), t2, o2)])
 
         train_step = jax.jit(jax.vmap(one_seed, in_axes=(0, 0, None, None, 0, None, None)))
         state = jax.vmap(tx.init)(params)
@@ -198,7 +211,11 @@ def run_seeds(
     step, opt_state = compiled.step, jax.vmap(compiled.tx.init)(params)
     switches, weights = jnp.asarray(cfg.switches()), jnp.asarray(cfg.weights())
     i0 = jnp.asarray(0, jnp.int32)
+    # (S, M) metrics before the update; (S, 2, M) before and after with cfg.logs_after_update
+    before = (lambda m: m[:, 0]) if cfg.logs_after_update else (lambda m: m)
+    logged = (lambda m: m[:, 1]) if cfg.logs_after_update else (lambda m: m)
     _, _, first = step(params, opt_state, arrays, i0, eval_keys, switches, weights)  # before training (update discarded)
+    first = before(first)
     rows = [first]  # each (S, len(METRICS))
     epochs = range(cfg.epochs)
     if progress:
@@ -211,12 +228,12 @@ def run_seeds(
             for i in range(cfg.n_batches):
                 k = step_keys[epoch * cfg.n_batches + i]
                 params, opt_state, m = step(params, opt_state, arrays, jnp.asarray(i, jnp.int32), k, switches, weights)
-                per_batch.append(m)
+                per_batch.append(logged(m))
             rows.append(jnp.mean(jnp.stack(per_batch), axis=0))
         runtime.block(params)
     _, _, after = step(params, opt_state, arrays, i0, eval_keys, switches, weights)
     hist = np.asarray(jnp.stack(rows), dtype=float)  # (epochs + 1, S, M)
-    after = np.asarray(after, dtype=float)
+    after = np.asarray(before(after), dtype=float)
     n_params = models[0].n_params(cfg)
     out = []
     for j, s in enumerate(seeds):
