@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spectral_manifolds.data.polarization import logistic_on_mean, make_polarization, mean_features
+from spectral_manifolds.data.polarization import logistic_on_mean, make_magnitude_polarization, make_polarization, mean_features
 
 QUICK = dict(n_train=1000, n_test=1000)
 
@@ -142,3 +142,77 @@ def test_bad_features_and_labels_raise(data):
         mean_features(np.abs(data.z_train))
     with pytest.raises(ValueError, match="labels"):
         logistic_on_mean(data.z_train, data.y_train + 1, data.z_test, data.y_test)
+
+
+# --------------------------------------------------------------------------- the magnitude variant
+@pytest.fixture(scope="module")
+def magnitude():
+    return make_magnitude_polarization(**QUICK, seed=3)
+
+
+def test_magnitude_variant_keeps_labels_positions_shapes(data, magnitude):
+    for a, b in ((data.y_train, magnitude.y_train), (data.y_test, magnitude.y_test),
+                 (data.signal_train, magnitude.signal_train), (data.signal_test, magnitude.signal_test)):
+        np.testing.assert_array_equal(a, b)
+    assert magnitude.z_train.shape == (1000, 16, 32) and magnitude.z_test.shape == (1000, 16, 32)
+    assert magnitude.z_train.dtype == np.complex64
+    assert magnitude.config["log_gain"] == 1.0 and magnitude.config["log_sd"] == 0.5 and magnitude.config["seed"] == 3
+    assert np.abs(np.abs(magnitude.z_train) - 1.0).max() > 0.5  # not unit magnitudes any more
+
+
+def test_magnitude_variant_log_magnitudes_follow_their_law(magnitude):
+    log_r = np.log(np.abs(magnitude.z_train.astype(np.complex128)))
+    sig = magnitude.signal_train
+    assert log_r[sig].mean() == pytest.approx(1.0, abs=0.02) and log_r[~sig].mean() == pytest.approx(0.0, abs=0.01)
+    assert log_r[sig].std() == pytest.approx(0.5, rel=0.03) and log_r[~sig].std() == pytest.approx(0.5, rel=0.02)
+
+
+def test_magnitude_variant_label_is_recoverable_from_the_magnitudes(magnitude):
+    """Mean log|z| per sample: ``log_gain * 4 / 16 = 0.25`` for a positive, 0 for a negative, with a
+    standard deviation of ``0.5 / sqrt(16 * 32) ~ 0.022``: a threshold at 0.125 classifies every sample."""
+    for z, y in ((magnitude.z_train, magnitude.y_train), (magnitude.z_test, magnitude.y_test)):
+        score = np.log(np.abs(z.astype(np.complex128))).mean(axis=(1, 2))
+        assert np.mean((score > 0.125) == (y == 1)) >= 0.999
+
+
+def test_magnitude_variant_phases_are_uniform_in_each_class_and_carry_no_label(magnitude):
+    """Rayleigh bound as for the noise phases, per class and on the signal tokens themselves; the
+    (Re, Im) logistic on mean(Z), 100 % on the seed's task, is at chance here."""
+    z = magnitude.z_train.astype(np.complex128)
+    u = z / np.abs(z)
+    for sel in (magnitude.y_train == 0, magnitude.y_train == 1):
+        for k in (1, 2):
+            assert abs(np.mean(u[sel] ** k)) < np.sqrt(10.0 / u[sel].size)
+    sig = u[magnitude.signal_train]
+    assert abs(np.mean(sig)) < np.sqrt(10.0 / sig.size)
+    reim = logistic_on_mean(magnitude.z_train / np.abs(magnitude.z_train), magnitude.y_train,
+                            magnitude.z_test / np.abs(magnitude.z_test), magnitude.y_test, features="reim")
+    assert reim.accuracy <= 0.6
+
+
+def test_magnitude_variant_phases_do_not_depend_on_the_gain(magnitude):
+    """The phases are the same draws whatever ``log_gain``: at ``log_gain = 0`` the data holds no label
+    at all, and only the magnitudes of the signal tokens change with the gain."""
+    flat = make_magnitude_polarization(**QUICK, seed=3, log_gain=0.0)
+    np.testing.assert_allclose(np.exp(1j * np.angle(flat.z_train)), np.exp(1j * np.angle(magnitude.z_train)), atol=1e-5)
+    ratio = np.abs(magnitude.z_train.astype(np.complex128)) / np.abs(flat.z_train)
+    np.testing.assert_allclose(ratio[magnitude.signal_train], np.e, rtol=1e-5)
+    np.testing.assert_allclose(ratio[~magnitude.signal_train], 1.0, rtol=1e-5)
+
+
+def test_magnitude_variant_deterministic_per_seed_and_torch_backend(magnitude):
+    again = make_magnitude_polarization(**QUICK, seed=3)
+    np.testing.assert_array_equal(again.z_train, magnitude.z_train)
+    np.testing.assert_array_equal(again.z_test, magnitude.z_test)
+    assert np.abs(make_magnitude_polarization(**QUICK, seed=4).z_train - magnitude.z_train).max() > 1.0
+    t = make_magnitude_polarization(8, 4, d=2, backend="torch")
+    assert isinstance(t.z_train, torch.Tensor) and t.z_train.dtype == torch.complex64 and t.signal_test.dtype == torch.bool
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(log_sd=-0.1), dict(log_sd=float("nan")), dict(log_gain=float("inf")), dict(n_signal=17), dict(seed=-1), dict(backend="jax")],
+)
+def test_magnitude_variant_bad_arguments_raise(kwargs):
+    with pytest.raises(ValueError):
+        make_magnitude_polarization(**{"n_train": 4, "n_test": 2, **kwargs})

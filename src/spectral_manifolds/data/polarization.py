@@ -18,6 +18,12 @@ records the public code's definition, which :func:`make_polarization` follows:
   up to that rotation: ``|mean_n z|`` per sample and channel is unchanged, ``Re`` and
   ``Im`` of the mean are rotated.
 
+:func:`make_magnitude_polarization` is the same task with the label moved into the
+magnitudes (issue 8, chapter 6, the control of "what the phases encode"): the labels and
+signal positions of :func:`make_polarization` with the same sizes and seed, every phase
+uniform and independent of the label, log-magnitudes ``~ N(0, log_sd)`` plus ``log_gain``
+at the signal tokens, drawn from a third stream ``default_rng([seed, split, 2])``.
+
 :func:`logistic_on_mean` is the floor any model must beat. Issue 8: "a 65-parameter
 logistic regression on mean(Z) scores 100 %" -- 65 = 2 d + 1 parameters for d = 32, i.e.
 the logistic on ``(Re, Im)`` of ``mean_n z`` (``features="reim"``); ``features="abs"``
@@ -34,7 +40,8 @@ import numpy as np
 
 from spectral_manifolds import validate
 
-__all__ = ["PolarizationData", "LogisticFit", "make_polarization", "mean_features", "logistic_on_mean"]
+__all__ = ["PolarizationData", "LogisticFit", "make_polarization", "make_magnitude_polarization", "mean_features",
+           "logistic_on_mean"]
 
 FEATURES = ("reim", "abs")
 BACKENDS = ("numpy", "torch")
@@ -125,6 +132,48 @@ def make_polarization(n_train: int = 5000, n_test: int = 1000, *, n_tokens: int 
         arrays = [torch.from_numpy(a) for a in arrays]
     config = dict(n_train=n_train, n_test=n_test, seed=int(seed), **args)
     return PolarizationData(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], config)
+
+
+def make_magnitude_polarization(n_train: int = 5000, n_test: int = 1000, *, n_tokens: int = 16, d: int = 32, n_signal: int = 4, log_gain: float = 1.0, log_sd: float = 0.5, seed: int = 0, backend: str = "numpy") -> PolarizationData:
+    """Make the magnitude variant of the task: the label is in the magnitudes, not the phases.
+
+    Labels and signal masks are those of ``make_polarization(n_train, n_test, n_tokens=n_tokens,
+    d=d, n_signal=n_signal, seed=seed)`` (any ``sigma`` or ``common_phase``: stream 0 draws them
+    before the phases); every token is redrawn from ``default_rng([seed, split, 2])`` as
+    ``z = exp(log_sd * g + log_gain * signal + i phi)``, ``g ~ N(0, 1)``, ``phi ~ Uniform[0, 2 pi)``,
+    independently per token and channel.
+
+    Args:
+        n_train, n_test, n_tokens, d, n_signal, seed, backend: as in :func:`make_polarization`.
+        log_gain: added to the log-magnitude of every channel of a signal token (finite).
+        log_sd: standard deviation of the log-magnitudes (finite, >= 0).
+
+    Returns:
+        A :class:`PolarizationData`: z (n, N, d) complex64 of any magnitude, y (n,) int64,
+        signal (n, N) bool; ``config`` adds ``log_gain`` and ``log_sd``.
+
+    Raises:
+        ValueError: as :func:`make_polarization`, or a non-finite ``log_gain``, a negative or
+            non-finite ``log_sd``.
+    """
+    if not (np.isfinite(log_gain) and np.isfinite(log_sd) and log_sd >= 0):
+        raise ValueError(f"log_gain must be finite and log_sd finite and >= 0, got {log_gain!r}, {log_sd!r}")
+    validate.choice("backend", backend, BACKENDS)
+    base = make_polarization(n_train, n_test, n_tokens=n_tokens, d=d, n_signal=n_signal, seed=seed)
+    zs = []
+    for split, mask in ((0, base.signal_train), (1, base.signal_test)):
+        rng = np.random.default_rng([int(seed), split, 2])
+        shape = (len(mask), n_tokens, d)
+        log_r = log_sd * rng.normal(size=shape) + log_gain * mask[:, :, None]
+        zs.append(np.exp(log_r + 1j * rng.uniform(0.0, 2.0 * np.pi, size=shape)).astype(np.complex64))
+    arrays = [zs[0], base.y_train, zs[1], base.y_test, base.signal_train, base.signal_test]
+    if backend == "torch":
+        import torch
+
+        arrays = [torch.from_numpy(a) for a in arrays]
+    config = dict(n_train=n_train, n_test=n_test, seed=int(seed), n_tokens=n_tokens, d=d, n_signal=n_signal,
+                  log_gain=float(log_gain), log_sd=float(log_sd))
+    return PolarizationData(*arrays, config)
 
 
 def _numpy(x):
