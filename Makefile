@@ -38,9 +38,9 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
 ## Execute the chapters whose stamp is not current at the full budget (on a GPU) and stamp them:
-##   make publish [CHAPTERS="book/01_sphere.md ..."] [COMMIT=sha] [FORCE=1]
+##   make publish [CHAPTERS="book/01_sphere.md ..."] [COMMIT=sha] [FORCE=1] [JOBS=n]
 publish: $(if $(filter $(BIN)/python,$(RUN)),$(STAMP))
-	$(RUN) -m spectral_manifolds.publish --budget full $(if $(COMMIT),--commit $(COMMIT)) $(if $(FORCE),--force) $(CHAPTERS)
+	$(RUN) -m spectral_manifolds.publish --budget full $(if $(COMMIT),--commit $(COMMIT)) $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(CHAPTERS)
 
 ## List the chapters whose published outputs are stale (cells or src/ changed since).
 stale: $(STAMP)

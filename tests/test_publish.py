@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from spectral_manifolds import publish, stamps
 
 MD = """---
@@ -55,3 +57,23 @@ def test_main_returns_1_when_a_chapter_fails(tmp_path, capsys):
     assert publish.main([str(md), "--budget", "quick", "--commit", "abc1234"]) == 1
     assert "FAILED" in capsys.readouterr().err
     assert publish.main([str(tmp_path / "98_missing.md"), "--budget", "quick", "--force"]) == 1
+
+
+def test_jobs_publish_chapters_in_parallel_and_report_failures(tmp_path, capsys):
+    good, bad = tmp_path / "97_good.md", tmp_path / "96_bad.md"
+    good.write_text(MD.format(value="6 * 7"))
+    bad.write_text(MD.format(value="1 / 0"))
+    assert publish.main([str(good), str(bad), "--budget", "quick", "--commit", "abc1234", "--jobs", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert "FAILED" in err and str(bad) in err and str(good) not in err
+    nb = json.loads(good.with_suffix(".ipynb").read_text())
+    assert nb["metadata"][stamps.STAMP_KEY]["commit"] == "abc1234"
+    assert "quick 42" in "".join(nb["cells"][1]["outputs"][0]["text"])
+    assert not bad.with_suffix(".ipynb").exists()
+
+
+def test_jobs_must_be_positive(tmp_path):
+    md = tmp_path / "99_demo.md"
+    md.write_text(MD.format(value="1"))
+    with pytest.raises(SystemExit):
+        publish.main([str(md), "--jobs", "0"])

@@ -12,15 +12,22 @@ Only chapters whose stamp is not current (cells or ``src/`` changed since, or ne
 published at the full budget) are executed, unless ``--force``; ``--check`` only lists
 them.
 
+With ``--jobs N`` (N > 1) up to N chapters run at once, each in its own process (a small
+model leaves most of a GPU idle, so several chapters share one well); JAX is then told not
+to preallocate 75 % of the GPU per process (``XLA_PYTHON_CLIENT_PREALLOCATE=false``), and
+each chapter's log is printed when it ends. Compile times printed by chapters that share
+the machine's CPU cores are those of a loaded machine.
+
 Usage::
 
     python -m spectral_manifolds.publish book/00_running.md [book/01_sphere.md ...]
-        [--budget full] [--commit SHA] [--timeout 1200] [--force] [--check]
+        [--budget full] [--commit SHA] [--timeout 1200] [--force] [--check] [--jobs N]
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import pathlib
 import subprocess
@@ -76,6 +83,31 @@ def publish_chapter(source: pathlib.Path, budget: str, commit: str, timeout: int
     return stamp
 
 
+def _publish_one_process(chapter: pathlib.Path, budget: str, commit: str, timeout: int) -> tuple[int, str, float]:
+    """Publish one chapter in a child process; returns (exit code, its output, seconds)."""
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    cmd = [sys.executable, "-m", "spectral_manifolds.publish", str(chapter), "--force",
+           "--budget", budget, "--commit", commit, "--timeout", str(timeout)]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr, time.perf_counter() - start
+
+
+def _publish_in_parallel(chapters: list[pathlib.Path], budget: str, commit: str, timeout: int, jobs: int) -> list[str]:
+    """Publish ``chapters`` with up to ``jobs`` child processes; returns the failed ones."""
+    failures = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_publish_one_process, c, budget, commit, timeout): c for c in chapters}
+        for future in concurrent.futures.as_completed(futures):
+            chapter = futures[future]
+            code, output, seconds = future.result()
+            print(f"[publish] ---- {chapter}: exit {code} after {seconds:.0f} s ----\n{output}", flush=True)
+            if code != 0:
+                print(f"[publish] FAILED {chapter}", file=sys.stderr, flush=True)
+                failures.append(str(chapter))
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapters", nargs="+", type=pathlib.Path, help="book/NN_name.md (or .ipynb) files")
@@ -84,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
     parser.add_argument("--force", action="store_true", help="execute every chapter given, current or not")
     parser.add_argument("--check", action="store_true", help="only list the chapters that would be executed")
+    parser.add_argument("--jobs", type=int, default=1, help="chapters executed at once, each in its own process")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     chapters = [c.with_suffix(".md") for c in args.chapters]
     if args.force:
         todo = {c: "forced" for c in chapters}
@@ -95,13 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     commit = args.commit or git_commit(pathlib.Path.cwd())
-    failures = []
-    for chapter in todo:
-        try:
-            publish_chapter(chapter, args.budget, commit, args.timeout)
-        except Exception as exc:  # report every chapter, then fail
-            print(f"[publish] FAILED {chapter}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-            failures.append(str(chapter))
+    if args.jobs > 1 and len(todo) > 1:
+        failures = _publish_in_parallel(list(todo), args.budget, commit, args.timeout, args.jobs)
+    else:
+        failures = []
+        for chapter in todo:
+            try:
+                publish_chapter(chapter, args.budget, commit, args.timeout)
+            except Exception as exc:  # report every chapter, then fail
+                print(f"[publish] FAILED {chapter}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                failures.append(str(chapter))
     if failures:
         print(f"[publish] {len(failures)} chapter(s) failed: {', '.join(failures)}", file=sys.stderr)
         return 1
