@@ -5,8 +5,9 @@
 >>> fit_impute(np.array([1.0, np.nan, 3.0]), method="linear")
 array([1., 2., 3.])
 
-The classical methods are registered here (:data:`METHODS`, :data:`CAUSAL`); a learned
-method joins by adding a :class:`Method` to ``_REGISTRY``.
+Every method is registered here (:data:`METHODS`, :data:`CAUSAL`): the classical ones
+and the learned ones of :mod:`.learned` (GRU, bidirectional GRU) and
+:mod:`.pypots_methods` (SAITS, BRITS), which also take ``seed`` and ``budget``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from spectral_manifolds import validate
-from spectral_manifolds.imputation import classical, harmonic, statespace
+from spectral_manifolds.imputation import classical, harmonic, learned, pypots_methods, statespace
 
 __all__ = ["Method", "METHODS", "CAUSAL", "BIDIRECTIONAL", "fit_impute", "min_observed"]
 
@@ -32,6 +33,9 @@ class Method:
         causal: True when a fill uses only the past.
         min_observed: ``options -> fewest observations per channel the method needs``.
         required: option names without which it cannot run (e.g. STL's period).
+
+    A ``fn`` with ``seed`` / ``budget`` parameters (the learned methods) gets
+    ``fit_impute``'s; they are not options.
     """
 
     fn: Callable[..., np.ndarray]
@@ -42,7 +46,15 @@ class Method:
     @property
     def options(self) -> tuple[str, ...]:
         params = list(inspect.signature(inspect.unwrap(self.fn)).parameters)
-        return tuple(params[1:])
+        return tuple(p for p in params[1:] if p not in _RUN_ARGS)
+
+    @property
+    def run_args(self) -> tuple[str, ...]:
+        """Which of ``seed`` / ``budget`` ``fn`` takes."""
+        return tuple(p for p in inspect.signature(inspect.unwrap(self.fn)).parameters if p in _RUN_ARGS)
+
+
+_RUN_ARGS = ("seed", "budget")
 
 
 def _ss_min(o: dict) -> int:
@@ -62,12 +74,16 @@ def _sin_min(o: dict) -> int:
 _REGISTRY: dict[str, Method] = {
     "locf": Method(classical.locf, True, lambda o: 1),
     "kalman": Method(statespace.kalman, True, _ss_min),
+    "gru": Method(learned.gru, True, lambda o: learned.MIN_OBSERVED),
     "linear": Method(classical.linear, False, lambda o: 2),
     "pchip": Method(classical.pchip, False, lambda o: 2),
     "spline": Method(classical.spline, False, lambda o: 4),
     "stl_linear": Method(classical.stl_linear, False, lambda o: 2 * int(round(o["period"])), ("period",)),
     "state_space": Method(statespace.state_space, False, _ss_min),
     "sinusoid": Method(harmonic.sinusoid, False, _sin_min),
+    "bigru": Method(learned.bigru, False, lambda o: learned.MIN_OBSERVED),
+    "saits": Method(pypots_methods.saits, False, lambda o: learned.MIN_OBSERVED),
+    "brits": Method(pypots_methods.brits, False, lambda o: learned.MIN_OBSERVED),
 }
 
 #: Every method name ``fit_impute`` accepts, causal ones first.
@@ -105,10 +121,12 @@ def fit_impute(series: Any, method: str = "linear", *, seed: int = 0, budget: st
 
     Args:
         series: (T,) or (T, C) real array, NaN for missing entries (no inf).
-        method: one of :data:`METHODS` -- causal: 'locf', 'kalman'; bidirectional:
+        method: one of :data:`METHODS` -- causal: 'locf', 'kalman', 'gru'; bidirectional:
             'linear', 'pchip', 'spline', 'stl_linear' (needs ``period``), 'state_space',
-            'sinusoid'. Channels are imputed independently.
-        seed: for methods that draw random numbers (the classical ones are deterministic).
+            'sinusoid', 'bigru', 'saits', 'brits'. The classical methods impute channels
+            independently, the learned ones model them jointly.
+        seed: for methods that draw random numbers (the learned ones: weights, batches,
+            artificial masks; the classical ones are deterministic).
         budget: 'quick' or 'full' for learned methods (unused by the classical ones;
             None: ``runtime``'s default).
         **options: the method's own keyword options (see its docstring), e.g.
@@ -145,5 +163,6 @@ def fit_impute(series: Any, method: str = "linear", *, seed: int = 0, budget: st
     counts = np.sum(~np.isnan(x if x.ndim == 2 else x[:, None]), axis=0)
     if np.any(counts < need):
         raise ValueError(f"method {method!r} needs at least {need} observed entries per channel, got {int(counts.min())}")
-    filled = spec.fn(x, **options)
+    run = {"seed": int(seed), "budget": budget}
+    filled = spec.fn(x, **options, **{k: run[k] for k in spec.run_args})
     return filled.astype(np.float32) if in_dtype == np.float32 else filled
