@@ -40,7 +40,7 @@ from spectral_manifolds.hierarchy.cross_attention import (
     CrossManifoldAttention, SeedCrossAttention, seed_score_entries,
 )
 
-__all__ = ["METHODS", "cost_table", "growth_exponents"]
+__all__ = ["METHODS", "cost_table", "growth_exponents", "cost_memory_table", "tail_exponents"]
 
 METHODS = ("seed all-tokens", "ours position", "ours pooled")
 REFERENCE = "ours position"
@@ -158,3 +158,61 @@ def growth_exponents(table: pd.DataFrame, column: str = "ms") -> pd.Series:
         g = g[g[column] > 0]
         out[method] = float(np.polyfit(np.log(g.n), np.log(g[column]), 1)[0]) if len(g) >= 2 else math.nan
     return pd.Series(out, name=f"exponent of {column}")
+
+
+# ---- added for chapter 22 (cross-manifold attention and observability): memory, steps/s, tail exponents ----
+
+def _peak_bytes(module, x, device) -> float:
+    """Peak CUDA memory (bytes) of one forward+backward above what was allocated before it; NaN off CUDA."""
+    if device.type != "cuda":
+        return math.nan
+    module.zero_grad(set_to_none=True)
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    _loss(module(x)).backward()
+    torch.cuda.synchronize()
+    return float(torch.cuda.max_memory_allocated(device) - before)
+
+
+def cost_memory_table(ns=(8, 16, 32), batch: int = 8, *, seed_max_n: int | None = None, device=None,
+                      **kwargs) -> pd.DataFrame:
+    """:func:`cost_table` plus ``steps_per_s`` (1000 / ms, forward+backward) and ``peak_mb``.
+
+    ``peak_mb``: ``torch.cuda.max_memory_allocated`` during one extra forward+backward, minus
+    the memory allocated before it (module, inputs), in MiB; on a CPU it is NaN (not
+    measured: ``tracemalloc`` does not see torch's allocator). ``mb_ratio`` divides by
+    ``ours position`` at the same N. Other arguments as :func:`cost_table`.
+    """
+    device = runtime.torch_device() if device is None else torch.device(device)
+    df = cost_table(ns, batch, seed_max_n=seed_max_n, device=device, **kwargs)
+    dims = tuple(kwargs.get("dims", (32, 64, 128)))
+    topology, pool, heads = kwargs.get("topology", "hierarchical"), kwargs.get("pool", 4), kwargs.get("heads", 4)
+    peaks = []
+    for n, method, ms in zip(df.n, df.method, df.ms):
+        if device.type != "cuda" or not math.isfinite(ms):
+            peaks.append(math.nan)
+            continue
+        torch.manual_seed(kwargs.get("seed", 0))
+        module = _modules(method, dims, topology, pool, heads).to(device)
+        x = _inputs(method, dims, batch, int(n), device, torch.Generator().manual_seed(kwargs.get("seed", 0)))
+        peaks.append(_peak_bytes(module, x, device) / 2 ** 20)
+        del module, x
+    df["steps_per_s"] = 1e3 / df.ms
+    df["peak_mb"] = peaks
+    ref = df[df.method == REFERENCE].set_index("n")
+    df["mb_ratio"] = df.peak_mb / df.n.map(ref.peak_mb)
+    return df
+
+
+def tail_exponents(table: pd.DataFrame, columns=("ms", "peak_mb", "score_entries")) -> pd.DataFrame:
+    """:func:`growth_exponents` of each column over the large-N half of each method's measured N (rows: methods)."""
+    out = {}
+    for c in columns:
+        parts = []
+        for method, g in table.dropna(subset=[c]).groupby("method", sort=False):
+            ns = np.sort(g.n.unique())
+            parts.append(g[g.n >= ns[len(ns) // 2]] if len(ns) >= 4 else g[g.n >= ns[max(0, len(ns) - 2)]])
+        sub = pd.concat(parts) if parts else table.iloc[:0]
+        out[f"exponent of {c}"] = growth_exponents(sub, c)
+    return pd.DataFrame(out)

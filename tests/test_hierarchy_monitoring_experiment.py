@@ -1,0 +1,85 @@
+"""Chapter 22 part 2 (drafts/22_attention_monitor.md): the monitor on real runs with injected faults."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from spectral_manifolds.experiments import hierarchy_attention as ha
+from spectral_manifolds.experiments import hierarchy_monitoring as hm
+from spectral_manifolds.hierarchy import alerts as A
+
+CFG = dataclasses.replace(hm.config_for("quick"), steps=24, fault_step=12, n_seeds=2, frames=12)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return ha.make_windows(CFG)
+
+
+def test_config_and_fault_validation(data):
+    with pytest.raises(ValueError):
+        dataclasses.replace(CFG, fault_step=CFG.steps)
+    with pytest.raises(ValueError):
+        dataclasses.replace(CFG, n_seeds=1)
+    with pytest.raises(ValueError):
+        hm.train_monitored(CFG, data, "meteor strike")
+
+
+def test_history_records_every_probe(data):
+    h = hm.train_monitored(CFG, data)
+    assert len(h) == CFG.steps // CFG.log_every
+    a = h.arrays()
+    for q in ("loss", "lr", "grad_norm", "ema_divergence", "usage", "freq_content", "attention_entropy", "total_loss"):
+        assert h.recorded(q).all() and np.isfinite(a[q]).all(), q
+    assert np.allclose(a["usage"].sum(-1), 1, atol=1e-4)
+    # §6.1 order: coarse lr < mid lr < fine lr
+    assert np.all(np.diff(a["lr"][0]) > 0)
+    # healthy run: no divergence alert, no gradient alert, nothing non-finite
+    fired = {x.rule for x in A.check_all(h)}
+    assert not fired & {"fine_grad_exploding", "coarse_ema_diverging", "non_finite"}
+
+
+@pytest.mark.parametrize("fault", ["collapsed router", "exploding fine gradients", "diverging coarse EMA"])
+def test_each_fault_fires_its_rule_after_the_fault(data, fault):
+    h = hm.train_monitored(CFG, data, fault)
+    starts = [x.start for x in A.check_all(h) if x.rule == hm.FAULTS[fault]]
+    assert any(s >= CFG.fault_step for s in starts)
+
+
+def test_collapse_sends_traffic_to_one_band(data):
+    h = hm.train_monitored(CFG, data, "collapsed router")
+    steps, u = h.series("usage")
+    assert u[steps >= CFG.fault_step].max(-1).min() > 0.99
+    assert u[steps < CFG.fault_step].max(-1).max() < 0.99
+
+
+def test_scoring_counts_and_our_rules():
+    res = hm.run_monitoring(dataclasses.replace(CFG, steps=16, fault_step=8), faults=(hm.HEALTHY, "diverging coarse EMA"),
+                            progress=False)
+    s = hm.score(res)
+    assert s.correct + s.missed == CFG.n_seeds  # one expected rule per fault history
+    table = hm.per_rule_table(res, hm.OUR_RULES)
+    assert list(table.index) == [r.name for r in hm.OUR_RULES]
+    assert table.loc["coarse_ema_diverging", "diverging coarse EMA"] == f"{CFG.n_seeds}/{CFG.n_seeds}"
+    d = hm.delays(res)
+    assert d[0]["fault"] == "diverging coarse EMA" and d[0]["fired before the fault (seeds)"] == f"0/{CFG.n_seeds}"
+    # the seed's per-token entropy rule fires on the healthy, confident per-mode routing (issue 9)
+    assert all("routing_entropy_low" in {x.rule for x in A.check_all(h)} for h in res.histories[hm.HEALTHY])
+
+
+def test_forward_with_band_grads_equals_the_model(data):
+    """hm._forward keeps the per-band predictions in the graph; it must predict what model.forward does."""
+    import torch
+    from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
+
+    torch.manual_seed(0)
+    model = HierarchicalSpectralModel(CFG.n_bands, n=CFG.n, router="modes", attention=True, base_dim=CFG.base_dim)
+    for p in model.attention.proj_out.parameters():  # leave the identity start, so attention matters
+        torch.nn.init.normal_(p, std=0.1)
+    x = data["train_x"][:2]
+    pred, info = hm._forward(model, x)
+    ref, ref_info = model(x)
+    assert torch.allclose(pred, ref, atol=1e-6)
+    assert torch.allclose(info["bands_grad"].detach(), ref_info["bands"], atol=1e-6)
+    assert info["bands_grad"].requires_grad
