@@ -7,12 +7,9 @@ precomputed STFT mode was "Expected **2-3x speedup**", with the open item "Bench
 speedup with precomputed vs raw". These are benchmarks, not tests: every figure is a rate
 measured in one process on one device, as a ratio of two settings timed side by side.
 
-How a rate is measured (:func:`measure`): each setting first runs ``warmup_steps`` untimed
-steps; then ``repeats`` rounds, each timing ``steps`` consecutive steps of every setting (the
-order of the settings rotates from round to round, so a slow drift of the machine hits all of
-them), with ``torch.cuda.synchronize`` before starting and before stopping the clock on a GPU.
-A round gives samples/s = ``steps * batch_size / seconds``; tables give the median over rounds
-and its range; a ratio is taken per round (paired) and summarized the same way.
+How a rate is measured: :func:`~spectral_manifolds.experiments.benchmarking.measure` (warm-up
+steps, rotating rounds, ``torch.cuda.synchronize`` on a GPU, median and range over rounds,
+ratios paired by round); :func:`measure`, :func:`spread` and :func:`ratios` are re-exported here.
 
 * :func:`input_benchmark` -- one training step (forward, cross-entropy, backward, AdamW) of the
   chapter's CVKAN on (a) precomputed STFT frames already in device memory and (b) waveforms,
@@ -27,7 +24,6 @@ and its range; a ratio is taken per round (paired) and summarized the same way.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 import warnings
@@ -43,6 +39,7 @@ from spectral_manifolds.cvkan import CVKAN, ComplexLinear
 from spectral_manifolds.cvkan.precision import exception_text
 from spectral_manifolds.cvkan.spectrogram import RealPairLinear, precompute_tokens, spectrogram_model, stft_tokens
 from spectral_manifolds.data.waveforms import CLASSES, make_waveforms
+from spectral_manifolds.experiments.benchmarking import measure, ratios, spread, timed
 
 SEED_SPEEDUP = (2.0, 3.0)  # seed 003: "Expected 2-3x speedup when using precomputed mode"
 BACKENDS = ("inductor", "aot_eager", "eager")
@@ -84,48 +81,6 @@ def config_for(budget: str | None = None) -> SpeedConfig:
     quick = SpeedConfig(batch_size=32, n_batches=2, d=16, hidden=32, n_blocks=2, warmup_steps=3, steps=5, repeats=5,
                         compile_backend="aot_eager", compile_blocks=1)
     return runtime.sized(quick=quick, full=SpeedConfig(), budget_name=budget)
-
-
-# --------------------------------------------------------------------------- timing
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure(fns: dict, *, batch_size: int, warmup_steps: int, steps: int, repeats: int, device) -> dict:
-    """Samples/s per round of every setting (module docstring).
-
-    Args:
-        fns: name -> ``fn(i)`` running step ``i`` (the caller cycles its batches by ``i``).
-    Returns:
-        name -> list of ``repeats`` rates (samples/s).
-    """
-    device = torch.device(device)
-    names = list(fns)
-    for name in names:
-        for i in range(warmup_steps):
-            fns[name](i)
-    rates = {n: [] for n in names}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            _sync(device)
-            t0 = time.perf_counter()
-            for i in range(steps):
-                fns[name](i)
-            _sync(device)
-            rates[name].append(steps * batch_size / (time.perf_counter() - t0))
-    return rates
-
-
-def spread(values) -> dict:
-    """Median, min and max of per-round values."""
-    v = np.asarray(values, dtype=float)
-    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
-
-
-def ratios(a, b) -> list[float]:
-    """Per-round ratios ``a_r / b_r`` (paired by round)."""
-    return [float(x / y) for x, y in zip(a, b)]
 
 
 # --------------------------------------------------------------------------- set-up
@@ -194,24 +149,14 @@ def compile_benchmark(cfg: SpeedConfig, device, b: dict | None = None) -> dict:
     eager_step = train_step(eager, b["frames"], b["labels"])
     for i in range(cfg.warmup_steps):
         eager_step(i)
-    times = []
-    for i in range(cfg.steps):
-        _sync(device)
-        t0 = time.perf_counter()
-        eager_step(i)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+    times = [timed(eager_step, i, device=device) for i in range(cfg.steps)]
     torch._dynamo.reset()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             compiled = torch.compile(build_model(cfg, n_blocks=cfg.compile_blocks).to(device), backend=cfg.compile_backend)
             compiled_step = train_step(compiled, b["frames"], b["labels"])
-            _sync(device)
-            t0 = time.perf_counter()
-            compiled_step(0)
-            _sync(device)
-            first = time.perf_counter() - t0
+            first = timed(compiled_step, 0, device=device)
         out["warnings"] = list(dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught
                                              if not issubclass(w.category, (DeprecationWarning, FutureWarning))))
         out["first_step_seconds"] = first

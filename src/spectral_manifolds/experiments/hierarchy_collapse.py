@@ -3,7 +3,7 @@
 issue 9, Part IV, chapter 1; DESIGN.md "Known traps", routing balance).
 
 The seed's router (``SeedRouter``, soft gates, its §5.4 recommendation) on the 3-band
-version of the task of :mod:`~spectral_manifolds.experiments.hierarchy_routing` (data and
+version of the task of :mod:`~spectral_manifolds.experiments.hierarchy_band_task` (data and
 bands both at §4.2's 0.1 and 0.3 of Nyquist, one integer velocity per band), so that any
 gate that is constant over the pixels is harmless (each band's kernel absorbs it) and a
 gate near 0 loses that band. The trigger: the router's learning rate times
@@ -11,7 +11,7 @@ gate near 0 loses that band. The trigger: the router's learning rate times
 regularizers can act) and the boundary experiment's 0.02 (the multiplied step saturates
 the softmax at once). :func:`run_collapse` trains, per seed, the normal learning rate
 without a regularizer and the multiplied one with each regularizer of
-:data:`~spectral_manifolds.experiments.hierarchy_routing.REGULARIZERS` at its weight.
+:data:`~spectral_manifolds.experiments.hierarchy_band_task.REGULARIZERS` at its weight.
 :func:`collapse_rows` gives the verdicts: collapse (largest usage), uniformity (per-token
 entropy), confident balance (mutual information), the task's error; :func:`identity_rows`
 checks soft Switch = 1 + M^2 Var_pop(P) on every trained router.
@@ -27,9 +27,8 @@ import numpy as np
 import torch
 
 from spectral_manifolds import report, runtime
-from spectral_manifolds.experiments.hierarchy_routing import (
-    COLLAPSE_ALERT, REGULARIZERS, BandPredictor, RoutingConfig, make_task, train,
-)
+from spectral_manifolds.experiments.hierarchy_band_task import REGULARIZERS, BandPredictor, make_task, train
+from spectral_manifolds.experiments.hierarchy_routing import COLLAPSE_ALERT, RoutingConfig
 
 NORMAL = "normal lr, none"  # the run at the router's normal learning rate, no regularizer
 METRICS = ("max_usage", "entropy", "mi", "test_error", "switch", "soft_switch", "variance_form")

@@ -2,7 +2,7 @@
 band forget? (seed 004 §1.1 "Interference crosses scale boundaries", §1.2 "Interference
 contained within bands", §10.1 "Coarse manifold isolated from fine interference"; issue 9, chapter 2).
 
-On the task of :mod:`~spectral_manifolds.experiments.hierarchy_learning`, train for
+On the task of :mod:`~spectral_manifolds.experiments.hierarchy_learning_runs`, train for
 ``change_step`` steps, then switch the training batches to a field whose fine band moves at
 ``fine_velocity_factor`` times its old velocity (coarse and mid bands unchanged, bit for bit),
 and train to ``steps``. The coarse band's test error on the *original* field is logged
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from spectral_manifolds import report, runtime
-from spectral_manifolds.experiments.hierarchy_learning import BANDS, LearningConfig, build_model, make_task, seed_velocity, train
+from spectral_manifolds.experiments.hierarchy_learning_runs import BANDS, LearningConfig, build_model, make_task, seed_velocity, train
 from spectral_manifolds.hierarchy.manifold import capacity
 
 MODELS = ("hierarchical (separate manifolds)", "single band (one shared manifold)")

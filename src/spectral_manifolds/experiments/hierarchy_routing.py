@@ -12,7 +12,9 @@ With the split at ``c*`` the predictor can be exact; with the seed's code's 2-ba
 velocity. Routers (``ROUTERS``): ``fixed`` (cosine partition at 0.1, nothing learned),
 ``seed gate`` (the seed's per-pixel ``SeedRouter`` gates on those bands, ``spatial_gate``),
 ``edges`` (``LearnableBandEdges`` from 0.1), ``modes`` (``ModeRouter`` from the 0.1 masks),
-``exact`` (hard masks at ``c*``: the exact spectral assignment, fixed).
+``exact`` (hard masks at ``c*``: the exact spectral assignment, fixed). The task, the
+predictor, :data:`REGULARIZERS` and the training loop live in
+:mod:`~spectral_manifolds.experiments.hierarchy_band_task` and are re-exported here.
 
 * :func:`run_boundary` -- trains every router per seed; the learned boundary is read with
   plane-wave probes (:func:`probe_boundary`: the integral over radius of band 0's share of
@@ -35,27 +37,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 from spectral_manifolds import report, runtime
-from spectral_manifolds.hierarchy import (
-    LearnableBandEdges, ModeRouter, SeedRouter, SpectralAR1, advection_diffusion, decompose, masks,
-    next_frame_task, persistence, routing_losses as RL, spatial_gate,
+from spectral_manifolds.experiments.hierarchy_band_task import (  # noqa: F401  (the task, predictor, training: re-exported here)
+    REGULARIZERS, ROUTERS, BandPredictor, evaluate, make_task, reg_loss, rel_error, train, white_amplitudes,
 )
+from spectral_manifolds.hierarchy import SpectralAR1, decompose, masks, persistence  # noqa: F401  (decompose: re-exported)
 
-ROUTERS = ("fixed", "seed gate", "edges", "modes", "exact")
 COLLAPSE_ALERT = 0.8  # §8.3: "One manifold has >80% of traffic"
 ENTROPY_ALERT = 0.3  # §8.3: "Routing entropy < 0.3"
-#: name -> (term, weight); the term is added to the loss times the weight (see :func:`reg_loss`).
-REGULARIZERS = {
-    "none": ("none", 0.0),
-    "entropy": ("entropy", 0.1),  # the seed's -0.1 H(g) (§5.3 item 2, §11.2 lambda_entropy = 0.1)
-    "Switch": ("switch", 0.01),  # Fedus et al. 2021: alpha = 0.01
-    "usage variance": ("variance", 0.09),  # lambda = alpha M^2 for M = 3: the soft Switch's gradient at alpha
-    "mutual information": ("mi", 0.1),  # -0.1 I(token; expert), the weight of the seed's entropy term
-    "z-loss": ("z", 1e-3),  # Zoph et al. 2022: 1e-3
-}
 
 
 @dataclass(frozen=True)
@@ -105,133 +95,6 @@ def config_for(budget: str | None = None) -> RoutingConfig:
     """Quick (CI, 2 CPU cores) or full (one GPU) sizes; None: the active budget."""
     quick = RoutingConfig(sequences=8, frames=8, batch=8, steps=100, collapse_steps=150, n_seeds=3)
     return runtime.sized(quick=quick, full=RoutingConfig(), budget_name=budget)
-
-
-# --------------------------------------------------------------------------- the task
-def white_amplitudes(n: int, cutoffs) -> list[float]:
-    """Per-band RMS ``a_b = sqrt(share of modes in band b)`` (hard masks): a white spectrum."""
-    share = masks(n, cutoffs, "hard", dtype=torch.float64).mean(dim=(1, 2))
-    return [float(s) ** 0.5 for s in share]
-
-
-def make_task(n: int, cutoffs, velocities, sequences: int, frames: int, seed: int):
-    """The multi-speed field of the module docstring and its next-frame windows (history 1)."""
-    f = advection_diffusion(sequences, frames, n, bands=tuple(cutoffs), velocity=tuple(velocities), masks="hard",
-                            amplitudes=white_amplitudes(n, tuple(cutoffs)), seed=seed)
-    return f, next_frame_task(f, history=1)
-
-
-class BandPredictor(nn.Module):
-    """Route ``x: (B, 1, N, N)`` into M bands, one 3 x 3 circular kernel per band, sum: ``(B, N, N)``.
-
-    ``router`` in :data:`ROUTERS`; ``cutoffs`` the bands the router starts from (``exact``:
-    the true cut-offs, hard masks). Kernels start at the identity (persistence).
-    ``forward`` returns ``(prediction, gates, logits)``; gates ``(B, M, 1, N, N)`` and the
-    tempered logits are those of the seed gate, None for the other routers.
-    """
-
-    def __init__(self, n: int, cutoffs, router: str = "fixed", *, router_dim: int = 32):
-        super().__init__()
-        if router not in ROUTERS:
-            raise ValueError(f"router must be one of {ROUTERS}, got {router!r}")
-        self.n, self.kind, self.m = n, router, len(cutoffs) + 1
-        w = torch.zeros(self.m, 1, 3, 3)
-        w[:, 0, 1, 1] = 1.0
-        self.kernels = nn.Parameter(w)
-        self.register_buffer("fixed_masks", masks(n, tuple(cutoffs), "hard" if router == "exact" else "cosine", half=True))
-        self.router = {"edges": lambda: LearnableBandEdges(n, tuple(cutoffs)), "modes": lambda: ModeRouter(n, tuple(cutoffs)),
-                       "seed gate": lambda: SeedRouter(self.m, router_dim)}.get(router, lambda: None)()
-
-    def split(self, x: torch.Tensor):
-        """Routed bands ``(B, M, 1, N, N)``, gates and tempered logits (seed gate only)."""
-        if self.kind in ("edges", "modes"):
-            return self.router(x), None, None
-        bands = decompose(x, masks=self.fixed_masks)
-        if self.kind != "seed gate":
-            return bands, None, None
-        z = self.router.logits(x) / self.router.tau().reshape(1, 1, 1, 1, 1)
-        g = torch.softmax(z, dim=-4)  # the seed's soft routing (§5.4: "Train with SOFT routing")
-        return spatial_gate(bands, g), g, z
-
-    def forward(self, x: torch.Tensor):
-        routed, g, z = self.split(x)
-        b = routed[:, :, 0]
-        out = F.conv2d(F.pad(b, (1, 1, 1, 1), mode="circular"), self.kernels, groups=self.m).sum(1)
-        return out, g, z
-
-    def router_parameters(self) -> list:
-        return [] if self.router is None else list(self.router.parameters())
-
-
-def reg_loss(name: str, g: torch.Tensor | None, z: torch.Tensor | None) -> torch.Tensor:
-    """The regularizer ``name`` of :data:`REGULARIZERS` times its weight, on gates ``(B, M, T, N, N)``."""
-    term, w = REGULARIZERS[name]
-    if term == "none" or g is None:
-        return torch.zeros(())
-    value = {"entropy": lambda: -RL.entropy(g, dim=-4), "switch": lambda: RL.switch_loss(g, dim=-4),
-             "variance": lambda: RL.usage_variance(g, dim=-4), "mi": lambda: -RL.mutual_information(g, dim=-4),
-             "z": lambda: RL.z_loss(z, dim=-4)}[term]()
-    return w * value
-
-
-def rel_error(pred: torch.Tensor, y: torch.Tensor) -> float:
-    """Relative L2 error ``|pred - y| / |y|`` over the whole set."""
-    return float((pred - y).detach().norm() / y.norm())
-
-
-def train(task, model: BandPredictor, *, steps: int, batch: int, lr: float, router_lr: float, seed: int,
-          regularizer: str = "none", log_every: int = 10, device=None) -> dict:
-    """Adam on the relative MSE (+ the regularizer); returns the history and test metrics.
-
-    History (every ``log_every`` steps): ``step``, ``loss``, ``edges`` (``edges`` router),
-    ``usage`` (M,) mean gate of the batch (seed gate). Metrics: ``test_error`` (relative L2).
-    """
-    device = device or runtime.torch_device()
-    model = model.to(device)
-    xs, ys = task.train_x.to(device), task.train_y.to(device)
-    groups = [{"params": [model.kernels], "lr": lr}]
-    if model.router_parameters():
-        groups.append({"params": model.router_parameters(), "lr": router_lr})
-    opt = torch.optim.Adam(groups)
-    g = torch.Generator().manual_seed(seed)
-    hist = {"step": [], "loss": [], "edges": [], "usage": []}
-    scale = ys.pow(2).mean()
-    for step in range(steps + 1):
-        idx = torch.randint(0, xs.shape[0], (batch,), generator=g).to(device)
-        pred, gates, z = model(xs[idx])
-        loss = (pred - ys[idx]).pow(2).mean() / scale
-        total = loss + reg_loss(regularizer, gates, z).to(loss)
-        if step % log_every == 0 or step == steps:
-            hist["step"].append(step)
-            hist["loss"].append(float(loss.detach()))
-            if model.kind == "edges":
-                hist["edges"].append(model.router.edges().detach().cpu().tolist())
-            if gates is not None:
-                hist["usage"].append(RL.usage(gates.detach(), dim=-4).cpu().tolist())
-        if step == steps:
-            break
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-    return {"history": hist, **evaluate(task, model, device)}
-
-
-@torch.no_grad()
-def evaluate(task, model: BandPredictor, device) -> dict:
-    """Test relative error and, for gated routers, the gate statistics on the test inputs."""
-    model.eval()
-    pred, gates, _ = model(task.test_x.to(device))
-    out = {"test_error": rel_error(pred, task.test_y.to(device))}
-    if gates is not None:
-        m = gates.shape[-4]
-        p = RL.usage(gates, dim=-4)
-        out.update(usage=p.cpu().tolist(), max_usage=float(p.max()),
-                   entropy=float(RL.entropy(gates, dim=-4)) / math.log(m),
-                   mi=float(RL.mutual_information(gates, dim=-4)) / math.log(m),
-                   switch=float(RL.switch_loss(gates, dim=-4)), soft_switch=float(RL.switch_loss(gates, dim=-4, soft=True)),
-                   variance_form=float(1 + m ** 2 * RL.usage_variance(gates, dim=-4)))
-    model.train()
-    return out
 
 
 # --------------------------------------------------------------------------- boundaries

@@ -37,16 +37,19 @@ non_finite (ours, not §8.3)   loss, total_loss,   any recorded value NaN or inf
 ``routing_entropy_low`` reads the seed's per-token entropy (``which="token"``). A confident,
 balanced router has low per-token entropy, so this seed rule also fires on healthy
 specialization (issue 9); ``which="marginal"`` reads H(usage) / log M instead.
+
+:func:`check_all` applies a rule set to a history. Tabulating and scoring alerts
+(:func:`alert_table`, :class:`AlertScore`, :func:`score_alerts`) live in
+:mod:`~spectral_manifolds.hierarchy.alert_scoring` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
 from spectral_manifolds.hierarchy.monitor import MonitorHistory
 
@@ -290,40 +293,5 @@ def check_all(history: MonitorHistory, rules: Sequence[Rule] = DEFAULT_RULES) ->
     return sorted((a for r in rules for a in r.check(history)), key=lambda a: (a.start, a.rule))
 
 
-def alert_table(alerts: Iterable[Alert]) -> pd.DataFrame:
-    """One row per alert: rule, band, quantity, start, end, value at onset, threshold, action."""
-    cols = ["rule", "band", "quantity", "start", "end", "value", "threshold", "action"]
-    return pd.DataFrame([{c: getattr(a, c) for c in cols} for a in alerts], columns=cols)
-
-
-@dataclass(frozen=True)
-class AlertScore:
-    """Over labelled histories: ``correct`` (expected rule fired), ``missed``, ``false`` (a rule fired that was not expected)."""
-    correct: int
-    missed: int
-    false: int
-    table: pd.DataFrame
-
-
-def score_alerts(labelled: Iterable[tuple], rules: Sequence[Rule] = DEFAULT_RULES) -> AlertScore:
-    """Count rule firings against labels: ``labelled`` holds ``(name, history, expected)``.
-
-    ``expected``: None (a healthy history: any firing rule is false), a rule name, or a set of
-    rule names (the injected fault's). Counts are per (history, rule) pair: a rule that fires
-    several episodes on one history counts once.
-    """
-    known = {r.name for r in rules}
-    rows = []
-    for item in labelled:
-        if len(item) != 3:
-            raise ValueError(f"each labelled item must be (name, history, expected), got {item!r}")
-        name, h, expected = item
-        exp = set() if expected is None else {expected} if isinstance(expected, str) else set(expected)
-        if exp - known:
-            raise ValueError(f"{name}: expected rules {sorted(exp - known)} are not among {sorted(known)}")
-        fired = {a.rule for a in check_all(h, rules)}
-        rows.append({"history": name, "expected": ", ".join(sorted(exp)) or "(healthy)",
-                     "fired": ", ".join(sorted(fired)) or "-", "correct": len(fired & exp),
-                     "missed": len(exp - fired), "false": len(fired - exp)})
-    table = pd.DataFrame(rows, columns=["history", "expected", "fired", "correct", "missed", "false"])
-    return AlertScore(int(table["correct"].sum()), int(table["missed"].sum()), int(table["false"].sum()), table)
+# Re-exported (alert_scoring imports the rules above, so this import stays at the end).
+from spectral_manifolds.hierarchy.alert_scoring import AlertScore, alert_table, score_alerts  # noqa: E402
