@@ -23,13 +23,6 @@ def _x(shape=(2, 3, N, N), seed=0):
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def _zero_decoders(model):
-    with torch.no_grad():
-        for m in model.manifolds:
-            m.decoder[-1].weight.zero_()
-            m.decoder[-1].bias.zero_()
-
-
 @pytest.mark.parametrize("n_bands", [2, 3, 4])
 @pytest.mark.parametrize("router", ROUTERS)
 @pytest.mark.parametrize("attention", [True, False])
@@ -68,7 +61,7 @@ def test_single_band_baseline():
 @pytest.mark.parametrize("attention", [True, False])
 def test_zeroed_decoders_predict_zero_bands(router, attention):
     model = _model(router=router, attention=attention, residual=False)
-    _zero_decoders(model)
+    model.zero_decoders()
     y, info = model(_x())
     assert torch.count_nonzero(info["bands"]) == 0 and torch.count_nonzero(y) == 0
 
@@ -78,7 +71,7 @@ def test_zeroed_decoders_predict_zero_bands(router, attention):
 def test_zeroed_residual_decoders_predict_persistence(router, n_bands):
     """Partition-of-unity bands sum to the input: the zeroed residual model is persistence."""
     model = _model(router=router, n_bands=n_bands)
-    _zero_decoders(model)
+    model.zero_decoders()
     x = _x()
     y, info = model(x)
     assert torch.allclose(y, x[:, -1], atol=1e-10)
@@ -88,7 +81,7 @@ def test_zeroed_residual_decoders_predict_persistence(router, n_bands):
 def test_zeroed_residual_seed_router_predicts_gated_last_frame():
     """The seed's gates are a gain on the bands: zeroed, the model predicts sum_i g_i band_i (not x)."""
     model = _model(router="seed")
-    _zero_decoders(model)
+    model.zero_decoders()
     x = _x()
     y, _ = model(x)
     gates = model.router(x)[:, :, -1]
@@ -151,3 +144,19 @@ def test_bad_input():
         _model(router="modes")(_x((1, 3, 16, 16)))
     with pytest.raises(ValueError):
         HierarchicalSpectralModel(n_bands=5)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_undetached_bands_are_the_same_bands_and_carry_the_gradient(attention):
+    """``detach=False`` (for §9.3's per-band losses) changes nothing but the graph: a loss on one
+    band's prediction reaches that band's decoder."""
+    model = _model(router="modes", attention=attention)
+    for p in model.parameters():  # move off the zero-initialized start, so attention and decoders matter
+        torch.nn.init.normal_(p, std=0.1)
+    x = _x()
+    y, info = model(x)
+    y2, info2 = model(x, detach=False)
+    assert not info["bands"].requires_grad and info2["bands"].requires_grad
+    assert torch.equal(y, y2) and torch.equal(info["bands"], info2["bands"].detach())
+    info2["bands"][:, 0].pow(2).sum().backward()
+    assert model.manifolds[0].decoder[-1].bias.grad.abs().sum() > 0  # d(output)/d(bias) = 1

@@ -29,7 +29,7 @@ import torch
 from spectral_manifolds import report, runtime
 from spectral_manifolds.experiments.hierarchy_learning_runs import (  # noqa: F401  (the shared pieces, re-exported here)
     BANDS, BASELINES, LR_ORDERS, LearningConfig, Task, band_errors, band_mse, baseline_errors, build_model, config_for,
-    lr_table, make_task, project, seed_velocity, train, zero_decoders,
+    lr_table, make_task, project, seed_velocity, train,
 )
 
 REFERENCE = "hierarchical (§6.1)"

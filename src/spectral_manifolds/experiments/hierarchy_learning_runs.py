@@ -29,7 +29,7 @@ model: the projection of its prediction). Learning rates per band from a table
 (each order keeps its ratios through the run). Optional §6.2 weight decay, §6.3 EMA, and
 per-band clipping: the clipping the seed meant (``per_band.clip_norms``, coarse tightest) or
 the seed's formula (``per_band.seed_clip_norms``, coarse loosest), both with the fine band's
-``max_norm = clip_fine``. Models (:func:`build_model`) start at persistence (:func:`zero_decoders`).
+``max_norm = clip_fine``. Models (:func:`build_model`) start at persistence (``HierarchicalSpectralModel.zero_decoders``).
 """
 
 from __future__ import annotations
@@ -155,23 +155,13 @@ def baseline_errors(task: Task, cfg: LearningConfig) -> dict:
 
 
 # --------------------------------------------------------------------------- models and training
-def zero_decoders(model: HierarchicalSpectralModel) -> HierarchicalSpectralModel:
-    """Zero every manifold's last decoder conv: the residual model then starts exactly at persistence
-    (the model's documented identity; §9.1.3 "initialize with identity-like weights")."""
-    for m in model.manifolds:
-        last = [c for c in m.decoder.modules() if isinstance(c, torch.nn.Conv2d)][-1]
-        torch.nn.init.zeros_(last.weight)
-        torch.nn.init.zeros_(last.bias)
-    return model
-
-
 def build_model(cfg: LearningConfig, single_band: bool = False, **single_kw) -> HierarchicalSpectralModel:
     """The hierarchical model (3 hard bands, no router, no attention) or the single-band baseline, decoders at zero."""
     if single_band:
         m = HierarchicalSpectralModel(tuple(cfg.cutoffs), n=cfg.n, single_band=True, masks="hard", attention=False, **single_kw)
     else:
         m = HierarchicalSpectralModel(tuple(cfg.cutoffs), n=cfg.n, attention=False, masks="hard", base_dim=cfg.base_dim)
-    return zero_decoders(m)
+    return m.zero_decoders()
 
 
 def lr_table(order: str, lr: float) -> dict:
@@ -236,7 +226,7 @@ def train(model, task: Task, cfg: LearningConfig, *, seed: int, order: str = "un
         src = switch_task if (switch_task is not None and step >= switch_step) else task
         idx = torch.randint(0, src.train_x.shape[0], (cfg.batch,), generator=gen)
         x, y, yb = to(src.train_x[idx]), to(src.train_y[idx]), to(src.train_yb[idx])
-        pred, info = model(x)
+        pred, info = model(x, detach=False)  # the per-band terms below need the bands' graph
         out = _band_outputs(model, pred, info, cfg)
         loss = (pred - y).pow(2).mean() + sum(wi * (out[:, i] - yb[:, i]).pow(2).mean() for i, wi in enumerate(w))
         opt.zero_grad(set_to_none=True)

@@ -116,7 +116,7 @@ def _band_loss(model, info, y, fault: str, on: bool, m: int) -> torch.Tensor:
     t = model.band_targets(y)
     if fault == "misrouted frequencies" and on:
         t = t[:, [m - 1] + list(range(1, m - 1)) + [0]]
-    return ((info["bands_grad"] - t) ** 2).mean(dim=(0, 2, 3))
+    return ((info["bands"] - t) ** 2).mean(dim=(0, 2, 3))
 
 
 def _update_ema(model, emas, fault: str, on: bool):
@@ -161,7 +161,7 @@ def _train_monitored(cfg: MonitorConfig, data: dict, fault: str, seed: int) -> M
         idx = torch.randint(0, len(xs), (cfg.batch,), generator=g).to(device)
         model.train()
         x, y = xs[idx], ys[idx]
-        pred, info = _forward(model, x)
+        pred, info = model(x, detach=False)
         losses = _band_loss(model, info, y, fault, on, m)
         w = fine_w.clone()
         if fault == "exploding fine gradients" and on:
@@ -174,7 +174,7 @@ def _train_monitored(cfg: MonitorConfig, data: dict, fault: str, seed: int) -> M
         _update_ema(model, emas, fault, on)
         if step % cfg.log_every == 0:
             with torch.no_grad():
-                fc = frequency_content(info["bands_grad"].detach()[:, :, None], model.band_spec)
+                fc = frequency_content(info["bands"].detach()[:, :, None], model.band_spec)
             aw = info["attention_weights"]
             hist.record(step, loss=losses.detach(), total_loss=losses.detach().sum(),
                         lr=torch.tensor([gr["lr"] for gr in opt.param_groups[:m]]),
@@ -183,18 +183,6 @@ def _train_monitored(cfg: MonitorConfig, data: dict, fault: str, seed: int) -> M
                         attention_weights=aw, attention_entropy=attention_entropy(aw, mask),
                         step_time=time.perf_counter() - t0)
     return hist
-
-
-def _forward(model, x):
-    """The model's forward with the per-band predictions kept in the graph (``info['bands']`` is detached)."""
-    bands, gates = model._split(x)
-    feats = [mod.encode(bands[:, i])[:, -1] for i, mod in enumerate(model.manifolds)]
-    preds = [mod.decoder(z)[:, 0] + (bands[:, i, -1] if mod.residual else 0)
-             for i, (mod, z) in enumerate(zip(model.manifolds, model.attention(feats)))]
-    per = torch.stack(preds, 1)
-    info = model._info(per, gates)
-    info["bands_grad"] = per
-    return per.sum(1), info
 
 
 @dataclass

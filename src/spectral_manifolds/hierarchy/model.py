@@ -35,7 +35,10 @@ persistence (tested). ``single_band=True`` is the baseline without the split: on
 ``(B, M, N, N)``; ``usage`` (M,), ``routing_entropy`` (per-token gate entropy / log M) and ``switch``
 of the routing gates (:func:`~spectral_manifolds.hierarchy.monitor.routing_stats`: per pixel and frame
 for ``"seed"``, per Fourier mode otherwise); ``edges`` (M-1,) for ``"edges"``; ``attention_weights``
-(M, M) when attention is on. All detached, for :mod:`~spectral_manifolds.hierarchy.monitor`.
+(M, M) when attention is on. All detached, for :mod:`~spectral_manifolds.hierarchy.monitor`;
+``forward(context, detach=False)`` keeps ``info["bands"]`` in the graph, for losses on the
+bands (§9.3's per-manifold terms). :meth:`zero_decoders` sets every decoder's output to zero,
+so a residual model starts at the identity above.
 :meth:`band_targets` splits a target frame the same way, for §9.3's per-manifold losses, and
 ``manifolds``, ``router``, ``attention`` are the modules :func:`per_band.band_param_groups` takes.
 """
@@ -195,8 +198,18 @@ class HierarchicalSpectralModel(nn.Module):
             out = _bands.decompose(yb[:, None], masks=self._fixed_masks(yb.shape[-1], yb))[:, :, 0]
         return out[0] if y.ndim == 2 else out
 
-    def forward(self, context) -> tuple[torch.Tensor, dict]:
-        """Next frame ``(B, N, N)`` (unbatched ``(N, N)``) and the diagnostics dict (module docstring)."""
+    def zero_decoders(self) -> "HierarchicalSpectralModel":
+        """Zero every manifold's last decoder conv (in place; returns the model): each manifold's output
+        is then zero, so the residual model predicts persistence (§9.1.3 "identity-like" start)."""
+        for m in self.manifolds:
+            last = [c for c in m.decoder.modules() if isinstance(c, nn.Conv2d)][-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        return self
+
+    def forward(self, context, detach: bool = True) -> tuple[torch.Tensor, dict]:
+        """Next frame ``(B, N, N)`` (unbatched ``(N, N)``) and the diagnostics dict (module docstring);
+        ``detach=False`` keeps ``info["bands"]`` in the graph."""
         x, unb = self._context(context)
         bands, gates = self._split(x)
         if self.attention is None:
@@ -209,13 +222,13 @@ class HierarchicalSpectralModel(nn.Module):
                 preds.append(out + bands[:, i, -1] if m.residual else out)
         per_band = torch.stack(preds, 1)  # (B, M, N, N)
         pred = per_band.sum(1)
-        info = self._info(per_band, gates)
+        info = self._info(per_band if not detach else per_band.detach(), gates)
         if unb:
             pred, info["bands"] = pred[0], info["bands"][0]
         return pred, info
 
     def _info(self, per_band: torch.Tensor, gates: torch.Tensor) -> dict:
-        info: dict = {"bands": per_band.detach()}
+        info: dict = {"bands": per_band}
         if self.single_band:
             return info
         info.update(routing_stats(gates, dim=-4 if self.router_kind == "seed" else 0))
