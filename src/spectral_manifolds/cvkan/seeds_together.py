@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from spectral_manifolds import runtime, validate
 from spectral_manifolds.cvkan.layers import n_real_parameters
-from spectral_manifolds.cvkan.train import Fit, _build, _check_output, _labels, _sequences, train_classifier
+from spectral_manifolds.cvkan.train import Fit, _build, _check_output, _labels, _sequences, epochs_for, train_classifier
 
 __all__ = ["train_classifier_seeds", "seeds_speed"]
 
@@ -98,8 +98,6 @@ def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test,
         each history holds that seed's train_loss, train_acc, test_loss, test_acc and the
         epoch's wall seconds (shared by all seeds).
     """
-    from spectral_manifolds.cvkan.train import epochs_for
-
     seeds = _check_seeds(seeds)
     X, X_te = _sequences(X, "X"), _sequences(X_test, "X_test")
     y, y_te = _labels(y, len(X), "y"), _labels(y_test, len(X_te), "y_test")

@@ -27,6 +27,7 @@ from spectral_manifolds.cvkan.layers import n_real_parameters
 from spectral_manifolds.cvkan.precision import MixedCVKAN, capabilities, dynamic_range
 from spectral_manifolds.cvkan.precision import autocast_or_fp32 as _autocast, exception_text as _error
 from spectral_manifolds.data.polarization import make_polarization
+from spectral_manifolds.experiments.benchmarking import synchronize
 
 __all__ = [
     "PRECISIONS", "PARAMETRIZATIONS", "FP16_MAX", "ACCURACY_MARGIN", "PrecisionConfig", "PrecisionResult",
@@ -84,11 +85,6 @@ def first_batch(cfg: PrecisionConfig, seed: int, device=None) -> tuple[torch.Ten
     return torch.from_numpy(data.z_train)[idx].to(device), torch.from_numpy(data.y_train)[idx].to(device)
 
 
-def _sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _grad_flags(model: nn.Module) -> torch.Tensor:
     """(n_params,) bool on the device, True where a gradient holds inf or NaN (no host sync)."""
     grads = [p.grad for p in model.parameters() if p.grad is not None]
@@ -120,7 +116,7 @@ def train_one(cfg: PrecisionConfig, precision: str, parametrization: str, seed: 
                 model.train()
                 for idx in torch.randperm(len(xt), generator=gen).split(cfg.batch_size):
                     if len(loss_flags) == cfg.warmup_steps:
-                        _sync(device)
+                        synchronize(device)
                         t_start = time.perf_counter()
                     x, y = xt[idx.to(device)], yt[idx.to(device)]
                     with _autocast(device, dtype):
@@ -134,7 +130,7 @@ def train_one(cfg: PrecisionConfig, precision: str, parametrization: str, seed: 
                     loss_flags.append(~torch.isfinite(loss.detach()))
                     grad_flags.append(_grad_flags(model))
                     opt.step() if scaler is None else (scaler.step(opt), scaler.update())
-            _sync(device)
+            synchronize(device)
             if t_start is not None and len(loss_flags) > cfg.warmup_steps:
                 row["steps_per_s"] = (len(loss_flags) - cfg.warmup_steps) / (time.perf_counter() - t_start)
             model.eval()

@@ -84,7 +84,7 @@ class BandPredictor(nn.Module):
         bands = decompose(x, masks=self.fixed_masks)
         if self.kind != "seed gate":
             return bands, None, None
-        z = self.router.logits(x) / self.router.tau().reshape(1, 1, 1, 1, 1)
+        z = self.router.tempered_logits(x)
         g = torch.softmax(z, dim=-4)  # the seed's soft routing (§5.4: "Train with SOFT routing")
         return spatial_gate(bands, g), g, z
 

@@ -125,12 +125,16 @@ class SeedRouter(nn.Module):
         z = z.reshape(b, t, self.n_manifolds, n, n).transpose(1, 2)
         return z[0] if unbatched else z
 
-    def forward(self, x, hard: bool = False, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def tempered_logits(self, x) -> torch.Tensor:
+        """``logits(x) / tau``: what the soft gates are the softmax of (the router z-loss reads them)."""
         z = self.logits(x)
-        tau = self.tau().reshape((1,) * z.ndim)
+        return z / self.tau().reshape((1,) * z.ndim)
+
+    def forward(self, x, hard: bool = False, *, generator: torch.Generator | None = None) -> torch.Tensor:
         if hard and self.training:
-            return gumbel_softmax(z, tau, hard=True, dim=-4, generator=generator)
-        return torch.softmax(z / tau, dim=-4)
+            z = self.logits(x)
+            return gumbel_softmax(z, self.tau().reshape((1,) * z.ndim), hard=True, dim=-4, generator=generator)
+        return torch.softmax(self.tempered_logits(x), dim=-4)
 
 
 def spatial_gate(bands: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
