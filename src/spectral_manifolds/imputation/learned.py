@@ -47,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from spectral_manifolds import runtime
+from spectral_manifolds import runtime, validate
 from spectral_manifolds.data.real_series import Scaler
 
 __all__ = ["MIN_OBSERVED", "prepare", "windows", "blend", "fill_missing", "gru", "bigru", "parameter_count", "epochs_for"]
@@ -58,14 +58,13 @@ MIN_OBSERVED = 8
 _EPOCHS = {"gru": (30, 150), "bigru": (30, 150)}
 
 
-def epochs_for(method: str, epochs: int | None, budget: str | None) -> int:
+def epochs_for(method: str, epochs: int | None, budget: str | None, table: dict | None = None) -> int:
     """``epochs`` when given (a positive int), else ``runtime.sized`` of the method's
-    (quick, full) epochs for ``budget``."""
+    (quick, full) epochs in ``table`` (default: this module's) for ``budget``."""
     if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        validate.positive_int("epochs", epochs)
         return int(epochs)
-    quick, full = _EPOCHS[method]
+    quick, full = (_EPOCHS if table is None else table)[method]
     return int(runtime.sized(quick=quick, full=full, budget_name=budget))
 
 

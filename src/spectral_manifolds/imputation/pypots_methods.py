@@ -94,15 +94,6 @@ def parameter_count(method: str, n_features: int = 1, window: int = 48) -> int:
     return int(sum(p.numel() for p in model.model.parameters() if p.requires_grad))
 
 
-def _epochs(method: str, epochs: int | None, budget: str | None) -> int:
-    if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        return int(epochs)
-    quick, full = _EPOCHS[method]
-    return int(runtime.sized(quick=quick, full=full, budget_name=budget))
-
-
 def _fit_fill(method: str, x: np.ndarray, *, window: int, epochs: int | None, batch_size: int, lr: float,
               train_end: int | None, seed: int, budget: str | None, sizes: dict) -> np.ndarray:
     """Train the PyPOTS ``method`` on windows of ``x[:train_end]``; fill ``x``'s NaN."""
@@ -111,7 +102,7 @@ def _fit_fill(method: str, x: np.ndarray, *, window: int, epochs: int | None, ba
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if not float(lr) > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
-    n_epochs = _epochs(method, epochs, budget)
+    n_epochs = learned.epochs_for(method, epochs, budget, _EPOCHS)
     z, scaler, end = learned.prepare(x, train_end)
     L = int(min(window, end))
     W, _ = learned.windows(z[:end], L)
