@@ -168,8 +168,7 @@ def _fit_fill(method: str, x: np.ndarray, *, hidden: int, window: int, epochs: i
     import torch
 
     for name, v in (("hidden", hidden), ("window", window), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        validate.positive_int(name, v)
     if not 0.0 <= float(mask_rate) < 1.0:
         raise ValueError(f"mask_rate must be in [0, 1), got {mask_rate!r}")
     if not float(lr) > 0:

@@ -38,7 +38,7 @@ import io
 
 import numpy as np
 
-from spectral_manifolds import runtime
+from spectral_manifolds import runtime, validate
 from spectral_manifolds.imputation import learned
 
 __all__ = ["saits", "brits", "parameter_count", "SIZES"]
@@ -98,8 +98,7 @@ def _fit_fill(method: str, x: np.ndarray, *, window: int, epochs: int | None, ba
               train_end: int | None, seed: int, budget: str | None, sizes: dict) -> np.ndarray:
     """Train the PyPOTS ``method`` on windows of ``x[:train_end]``; fill ``x``'s NaN."""
     for name, v in (("window", window), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        validate.positive_int(name, v)
     if not float(lr) > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     n_epochs = learned.epochs_for(method, epochs, budget, _EPOCHS)
