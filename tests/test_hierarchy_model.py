@@ -160,3 +160,31 @@ def test_undetached_bands_are_the_same_bands_and_carry_the_gradient(attention):
     assert torch.equal(y, y2) and torch.equal(info["bands"], info2["bands"].detach())
     info2["bands"][:, 0].pow(2).sum().backward()
     assert model.manifolds[0].decoder[-1].bias.grad.abs().sum() > 0  # d(output)/d(bias) = 1
+
+
+@pytest.mark.parametrize("router", ["none", "edges"])
+def test_band_limited_changes_stay_in_their_band(router):
+    """With ``band_limited`` (default) band i's predicted change has no energy where mask i is zero
+    (hard / cosine masks have zeros; the mode router's softmax has none); without it the decoders
+    write every frequency (seed §11.1)."""
+    x = _x()
+    for limited in (True, False):
+        model = _model(router=router, masks="hard" if router == "none" else "cosine", band_limited=limited)
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.1)
+        _, info = model(x)
+        change_hat = torch.fft.rfft2(info["bands"] - model.decompose(x)[:, :, -1])
+        outside = (model.output_masks(x) == 0).to(change_hat.real.dtype)
+        assert outside.sum() > 0
+        leak = (change_hat.abs() * outside).pow(2).sum() / change_hat.abs().pow(2).sum()
+        assert (leak < 1e-20) if limited else (leak > 1e-3)
+
+
+def test_band_limit_is_the_diagonal_of_decompose():
+    m = B.masks(N, 3, "cosine", half=True, dtype=torch.float64)
+    f = _x((2, 3, N, N))
+    full = B.decompose(f, masks=m)  # (B, M, 3 fields, N, N): field j split into every band
+    diag = torch.stack([full[:, i, i] for i in range(3)], 1)
+    assert torch.allclose(B.band_limit(f, m), diag, atol=1e-12)
+    with pytest.raises(ValueError):
+        B.band_limit(f[:, :2], m)

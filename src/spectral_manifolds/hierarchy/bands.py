@@ -32,7 +32,7 @@ import torch
 from spectral_manifolds import validate
 
 __all__ = ["CUTOFFS", "KINDS", "seed_bounds", "radius", "lowpass", "masks", "seed_masks",
-           "decompose", "synthesize", "band_energy", "smooth_field", "mask_report"]
+           "decompose", "band_limit", "synthesize", "band_energy", "smooth_field", "mask_report"]
 
 #: §4.2 cut-offs (units of Nyquist) of options A, B, C: 2, 3 and 4 bands.
 CUTOFFS = {2: (0.2,), 3: (0.1, 0.3), 4: (1 / 16, 1 / 4, 1 / 2)}
@@ -186,6 +186,24 @@ def decompose(x, bands: int | Sequence[float] = 3, masks: str | torch.Tensor = "
     else:
         out = torch.fft.irfft2(torch.fft.rfft2(xb)[:, None] * m[None, :, None], s=(n, n))
     return out[0] if unbatched else out
+
+
+def band_limit(fields: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Filter field i by mask i: ``fields (B, M, N, N)``, ``masks (M, N, N)`` or ``(M, N, N//2+1)``
+    -> ``(B, M, N, N)``, the diagonal of :func:`decompose` (band i keeps only what mask i passes).
+
+    The model uses it so that each manifold's predicted change lies in its own band (§4.1: band i
+    "carries" the frequencies of mask i); with a partition of unity the sum over bands of a field
+    that is the same in every band is that field.
+    """
+    if fields.ndim != 4 or masks.ndim != 3 or fields.shape[1] != masks.shape[0]:
+        raise ValueError(f"band_limit takes fields (B, M, N, N) and masks (M, N, N) or (M, N, N//2+1), "
+                         f"got {tuple(fields.shape)} and {tuple(masks.shape)}")
+    n = fields.shape[-1]
+    m = masks.to(dtype=fields.dtype, device=fields.device)
+    if m.shape[2] == n:
+        return torch.fft.ifft2(torch.fft.fft2(fields) * m[None]).real
+    return torch.fft.irfft2(torch.fft.rfft2(fields) * m[None], s=(n, n))
 
 
 def synthesize(bands: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,10 @@ to the next frame ``(B, N, N)``, following §4.1's diagram, built from the packa
    a 1x1 conv initialized to zero and added to the band's features: at initialization the model is
    exactly the one without attention (§9.1.3, "initialize with identity-like weights");
 4. per-band next-frame predictions by each manifold's decoder; ``residual=True`` (default) adds the
-   band's last frame, so each manifold predicts its band's change;
+   band's last frame, so each manifold predicts its band's change; ``band_limited=True`` (default)
+   filters that change by the band's own mask first (:func:`~bands.band_limit`), so that a
+   prediction labelled "coarse" holds only coarse frequencies (without it the fine decoder can
+   write low frequencies, and the per-band curves of the chapters would mix bands);
 5. synthesis: the sum of the band predictions (§11.1 ``synthesize``).
 
 The identity the design guarantees: with every manifold's decoder output zero, band i predicts its
@@ -101,13 +104,16 @@ class HierarchicalSpectralModel(nn.Module):
         single_band: one manifold of width ``dim`` (default ``base_dim * 2**(M-1)``) and kernel
             ``kernel_size`` on the whole field.
         layout, padding, heads: passed to every :class:`SpectralManifold`.
+        band_limited: filter each manifold's predicted change by its band's mask
+            (:meth:`output_masks`) before synthesis, so that band i's prediction stays in band i;
+            ``False`` is the seed's §11.1 model, whose decoders can write any frequency.
     """
 
     def __init__(self, n_bands: int | Sequence[float] = 3, *, n: int | None = None, router: str = "none",
                  attention: bool = True, topology: str = "hierarchical", attention_mode: str = "position",
                  attention_channels: int | None = None, base_dim: int = 32, masks: str = "cosine",
                  residual: bool = True, single_band: bool = False, dim: int | None = None, kernel_size: int = 5,
-                 layout: str = "text", padding: str = "circular", heads: int = 4):
+                 layout: str = "text", padding: str = "circular", heads: int = 4, band_limited: bool = True):
         super().__init__()
         validate.choice("router", router, ROUTERS)
         validate.choice("topology", topology, TOPOLOGIES)
@@ -119,6 +125,7 @@ class HierarchicalSpectralModel(nn.Module):
         self.n_bands = 1 if single_band else len(self.cutoffs) + 1
         self.band_spec = n_bands if isinstance(n_bands, int) else tuple(self.cutoffs)
         self.n, self.masks_kind, self.single_band = n, masks, bool(single_band)
+        self.band_limited = bool(band_limited)
         self.router_kind = "none" if single_band else router
         kw = dict(heads=heads, layout=layout, padding=padding, residual=residual)
         if single_band:
@@ -198,6 +205,18 @@ class HierarchicalSpectralModel(nn.Module):
             out = _bands.decompose(yb[:, None], masks=self._fixed_masks(yb.shape[-1], yb))[:, :, 0]
         return out[0] if y.ndim == 2 else out
 
+    def output_masks(self, like: torch.Tensor | None = None) -> torch.Tensor:
+        """The masks that band-limit each manifold's output (``band_limited``): the router's learned
+        masks for ``"edges"``/``"modes"``, the fixed masks otherwise (the seed router's gates are
+        per pixel, not per frequency). ``(M, N, N//2+1)``, or ``(M, N, N)`` for ``masks="seed"``."""
+        if self.router_kind in ("edges", "modes"):
+            return self.router.masks(dtype=torch.float32 if like is None else like.dtype)
+        if like is None:
+            if self.n is None:
+                raise ValueError("output_masks() needs the grid size: pass a field or build the model with n")
+            like = torch.zeros(1, self.n, self.n)
+        return self._fixed_masks(like.shape[-1], like)
+
     def zero_decoders(self) -> "HierarchicalSpectralModel":
         """Zero every manifold's last decoder conv (in place; returns the model): each manifold's output
         is then zero, so the residual model predicts persistence (§9.1.3 "identity-like" start)."""
@@ -212,15 +231,13 @@ class HierarchicalSpectralModel(nn.Module):
         ``detach=False`` keeps ``info["bands"]`` in the graph."""
         x, unb = self._context(context)
         bands, gates = self._split(x)
-        if self.attention is None:
-            preds = [m(bands[:, i]) for i, m in enumerate(self.manifolds)]
-        else:
-            feats = [m.encode(bands[:, i])[:, -1] for i, m in enumerate(self.manifolds)]
-            preds = []
-            for i, (m, z) in enumerate(zip(self.manifolds, self.attention(feats))):
-                out = m.decoder(z)[:, 0]
-                preds.append(out + bands[:, i, -1] if m.residual else out)
-        per_band = torch.stack(preds, 1)  # (B, M, N, N)
+        feats = [m.encode(bands[:, i])[:, -1] for i, m in enumerate(self.manifolds)]
+        if self.attention is not None:
+            feats = self.attention(feats)
+        change = torch.stack([m.decoder(z)[:, 0] for m, z in zip(self.manifolds, feats)], 1)  # (B, M, N, N)
+        if self.band_limited and not self.single_band:
+            change = _bands.band_limit(change, self.output_masks(x))
+        per_band = change + bands[:, :, -1] if self.manifolds[0].residual else change
         pred = per_band.sum(1)
         info = self._info(per_band if not detach else per_band.detach(), gates)
         if unb:
