@@ -84,6 +84,7 @@ class MonitorConfig:
     collapse_logit: float = 30.0
     fine_loss_scale: float = 1e3
     n_seeds: int = 5
+    first_seed: int = 100  # held out: OUR_RULES' thresholds were chosen looking at seeds 0-4
 
     def __post_init__(self):
         if self.n_seeds < 2:
@@ -203,7 +204,7 @@ class MonitorResult:
 def run_monitoring(cfg: MonitorConfig, *, faults=tuple(FAULTS), progress: bool = True) -> MonitorResult:
     """The healthy run and each fault, per seed (module docstring)."""
     device = runtime.torch_device()
-    seeds = report.seeds_for(cfg.n_seeds)
+    seeds = report.seeds_for(cfg.n_seeds, start=cfg.first_seed)
     res = MonitorResult(dataclasses.asdict(cfg), seeds, device=str(device))
     bar = runtime.progress(total=len(seeds) * len(faults), desc="monitored runs", disable=not progress)
     t0 = time.perf_counter()
