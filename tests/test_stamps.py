@@ -180,3 +180,18 @@ def test_stale_chapters_lists_only_stale(tmp_path):
     nb["metadata"][stamps.STAMP_KEY]["src_hash"] = "0" * 64
     rewrite(ipynb, nb)
     assert stamps.stale_chapters([md]) == {md: "src/spectral_manifolds changed"}
+
+
+@pytest.mark.parametrize("source, prints", [
+    ("print(1)", True),
+    ("x = 1\nif x:\n    display(x)", True),
+    ("for i in range(2):\n    print(i)", True),
+    ("def show(r):\n    print(r)", False),  # defines a helper that prints; the cell itself prints nothing
+    ("class A:\n    def f(self):\n        print(1)", False),
+    ("f = lambda: print(1)", False),
+    ("def show(r):\n    print(r)\n\nshow(2)", False),  # the call is through a helper: not seen (no false alarm)
+    ("obj.print(1)", False),
+    ("%time print(1)", True),  # IPython magic: the regex fallback
+])
+def test_prints_when_run(source, prints):
+    assert stamps.prints_when_run(source) is prints

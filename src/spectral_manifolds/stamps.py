@@ -34,6 +34,31 @@ COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 PRINTS = re.compile(r"(^|[^\w.])(print|display)\(")
 
 
+def prints_when_run(source: str) -> bool:
+    """True when running ``source`` calls ``print``/``display`` itself: a call outside every
+    ``def``/``class`` body (a cell that only defines helpers that print does not print).
+    Falls back to the :data:`PRINTS` regex when the source does not parse (IPython magics)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return bool(PRINTS.search(source))
+
+    def walk(node) -> bool:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if (isinstance(child, ast.Call) and isinstance(child.func, ast.Name)
+                    and child.func.id in ("print", "display")):
+                return True
+            if walk(child):
+                return True
+        return False
+
+    return walk(tree)
+
+
 # --------------------------------------------------------------------------- hashes
 def _source(cell: Any) -> str:
     src = cell["source"]
@@ -122,7 +147,7 @@ def execution_problems(nb: Any, name: str = "chapter") -> list[str]:
         outputs = cell.get("outputs") or []
         if any(o.get("output_type") == "error" for o in outputs):
             out.append(f"{name}: code cell {i} carries an error output")
-        if not outputs and PRINTS.search(_source(cell)):
+        if not outputs and prints_when_run(_source(cell)):
             out.append(f"{name}: code cell {i} prints but has no outputs")
     return out
 
