@@ -77,3 +77,20 @@ def test_jobs_must_be_positive(tmp_path):
     md.write_text(MD.format(value="1"))
     with pytest.raises(SystemExit):
         publish.main([str(md), "--jobs", "0"])
+
+
+FIGURE_MD = MD.replace('''import os
+print(os.environ["SM_BUDGET"], {value})''', '''import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])''').replace("{{code-cell}}", "{code-cell}")  # MD is a str.format template
+
+
+def test_published_figures_reach_the_notebook_even_under_a_headless_backend(tmp_path, monkeypatch):
+    """A kernel that inherits MPLBACKEND=Agg would drop every figure (chapters 4 and 10-21 were
+    once published that way): publish gives the kernel the inline backend."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    md = tmp_path / "98_figure.md"
+    md.write_text(FIGURE_MD)
+    assert publish.main([str(md), "--budget", "quick", "--commit", "abc1234"]) == 0
+    nb = json.loads(md.with_suffix(".ipynb").read_text())
+    assert stamps.image_count(nb) == 1

@@ -195,3 +195,14 @@ def test_stale_chapters_lists_only_stale(tmp_path):
 ])
 def test_prints_when_run(source, prints):
     assert stamps.prints_when_run(source) is prints
+
+
+def test_figures_missing_from_a_page_that_draws_them_make_it_stale(tmp_path):
+    """A chapter whose code draws a figure but whose published page holds no image (published under
+    a headless backend) is stale for ``make publish``; with one image it is not."""
+    nb = {"cells": [{"cell_type": "code", "source": "fig, ax = plt.subplots()", "outputs": []}]}
+    assert stamps.draws_figures(nb) and stamps.image_count(nb) == 0
+    nb["cells"][0]["outputs"] = [{"output_type": "display_data", "data": {"image/png": "iVBOR"}}]
+    assert stamps.image_count(nb) == 1
+    assert not stamps.draws_figures({"cells": [{"cell_type": "code", "source": "x.replot(1)\nprint(plot)", "outputs": []}]})
+    assert stamps.draws_figures({"cells": [{"cell_type": "code", "source": "tables.plot_depth(result)", "outputs": []}]})

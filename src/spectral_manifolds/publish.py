@@ -36,7 +36,10 @@ import time
 
 from spectral_manifolds.stamps import STAMP_FIELDS, STAMP_KEY, cells_hash, code_hash, make_stamp, src_hash, stale_chapters
 
-__all__ = ["STAMP_FIELDS", "STAMP_KEY", "git_commit", "main", "publish_chapter"]
+__all__ = ["STAMP_FIELDS", "STAMP_KEY", "INLINE_BACKEND", "git_commit", "main", "publish_chapter"]
+
+#: The matplotlib backend every published chapter's kernel runs with (figures become outputs).
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def git_commit(cwd: pathlib.Path) -> str:
@@ -66,6 +69,10 @@ def publish_chapter(source: pathlib.Path, budget: str, commit: str, timeout: int
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
 
     os.environ["SM_BUDGET"] = budget  # the kernel inherits this environment
+    # A kernel started with MPLBACKEND set (e.g. Agg on a headless machine) keeps that backend, and
+    # its figures never reach the notebook: the published page would have no plots. ipykernel's
+    # inline backend needs no display, so the kernel always gets it.
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     client_kwargs = dict(timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}})
     client = NotebookClient(nb, **client_kwargs)
     if hasattr(client, "coalesce_streams"):

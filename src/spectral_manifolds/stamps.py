@@ -34,6 +34,21 @@ COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 PRINTS = re.compile(r"(^|[^\w.])(print|display)\(")
 
 
+#: Code that draws a figure (matplotlib's pyplot, or one of the book's ``plot_*`` helpers).
+DRAWS = re.compile(r"(\bplt\.(subplots|figure|plot|imshow|hist|scatter)\(|(^|[^\w])plot_\w+\()", re.M)
+
+
+def image_count(nb: Any) -> int:
+    """Number of image outputs (PNG/SVG/JPEG) in a notebook."""
+    kinds = ("image/png", "image/svg+xml", "image/jpeg")
+    return sum(1 for c in nb["cells"] for o in c.get("outputs") or [] if any(k in (o.get("data") or {}) for k in kinds))
+
+
+def draws_figures(nb: Any) -> bool:
+    """True when a code cell of the chapter calls a plotting function (:data:`DRAWS`)."""
+    return any(kind == "code" and DRAWS.search(src) for kind, src in chapter_cells(nb))
+
+
 def prints_when_run(source: str) -> bool:
     """True when running ``source`` calls ``print``/``display`` itself: a call outside every
     ``def``/``class`` body (a cell that only defines helpers that print does not print).
@@ -186,13 +201,16 @@ def stale_reason(md: pathlib.Path, ipynb: pathlib.Path, src: str | None = None) 
 
     if not ipynb.exists():
         return "never published"
-    stamp = json.loads(ipynb.read_text()).get("metadata", {}).get(STAMP_KEY) or {}
+    published = json.loads(ipynb.read_text())
+    stamp = published.get("metadata", {}).get(STAMP_KEY) or {}
     if stamp.get("code_hash") != code_hash(jupytext.read(md)):
         return "its code changed"
     if stamp.get("src_hash") != (src or src_hash()):
         return "src/spectral_manifolds changed"
     if stamp.get("budget") != "full":
         return f"published at budget {stamp.get('budget')!r}"
+    if draws_figures(published) and image_count(published) == 0:
+        return "its code draws figures but the published page has none (a non-inline matplotlib backend?)"
     return None
 
 
