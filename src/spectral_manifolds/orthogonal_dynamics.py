@@ -46,7 +46,7 @@ from flax import nnx
 
 from spectral_manifolds import sphere, validate
 
-__all__ = ["DYNAMICS", "receptive_field", "plane_rotation", "skew", "spectral_angles", "DilatedCausalEncoder",
+__all__ = ["DYNAMICS", "receptive_field", "plane_rotation", "skew", "spectral_angles", "phase_latent", "DilatedCausalEncoder",
            "OrthogonalDynamics", "RolloutModel", "n_params"]
 
 DYNAMICS = ("planes", "skew", "linear")
@@ -117,6 +117,36 @@ def spectral_angles(x, p: int, max_angle: float = 0.5):
             break
         angles.append(g)
     return jnp.asarray(sorted(angles), jnp.float32)
+
+
+def phase_latent(z, kappa: float = 0.2):
+    """The amplitude-free read-out of a plane latent: each 2-plane scaled to (about) unit size.
+
+    Plane ``p`` of ``z`` (coordinates ``p, P + p``) has magnitude ``m_p``; it is multiplied
+    by ``m_p / (m_p^2 + kappa^2)``, i.e. whitened to ``m_p^2 / (m_p^2 + kappa^2)`` (near 1 for
+    a mode that is present, near 0 for a plane below ``kappa``: a soft gate, no NaN at
+    ``m_p = 0``), and the rows are normalized again. If each mode sits in its own plane this
+    removes the amplitudes that floor the seeds' oracle distance at 0.106
+    (``geometry_metric.amplitude_floor``); if a plane mixes modes it cannot.
+
+    Args:
+        z: (..., 2P) latent (unit rows or not); kappa: gate, > 0.
+    Returns:
+        (..., 2P) float32 with unit rows (zero rows stay zero).
+    """
+    import numpy as np
+
+    z = np.asarray(z, np.float64)
+    if z.ndim < 1 or z.shape[-1] % 2:
+        raise ValueError(f"z must end in an even dimension 2P, got shape {z.shape}")
+    if not kappa > 0:
+        raise ValueError(f"kappa must be > 0, got {kappa}")
+    p = z.shape[-1] // 2
+    m = np.sqrt(z[..., :p] ** 2 + z[..., p:] ** 2)
+    s = m / (m * m + kappa * kappa)
+    out = z * np.concatenate([s, s], axis=-1)
+    norm = np.linalg.norm(out, axis=-1, keepdims=True)
+    return (out / np.where(norm > 0, norm, 1.0)).astype(np.float32)
 
 
 class DilatedCausalEncoder(nnx.Module):

@@ -57,7 +57,7 @@ class AttentionConfig:
     base_dim: int = 8
     attention_channels: int = 8
     topologies: tuple = TOPOLOGIES
-    steps: int = 300
+    steps: int = 200
     batch: int = 8
     lr: float = 2e-3
     texture: str = "grass"

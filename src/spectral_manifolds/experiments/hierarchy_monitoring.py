@@ -76,8 +76,8 @@ class MonitorConfig:
     context: int = 4
     texture: str = "grass"
     base_dim: int = 8
-    steps: int = 200
-    fault_step: int = 100
+    steps: int = 150
+    fault_step: int = 75
     log_every: int = 2
     batch: int = 8
     base_lr: float = 3e-3  # §6.1 scaled: fine 3e-3, coarse 3e-4
