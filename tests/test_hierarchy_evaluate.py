@@ -142,3 +142,39 @@ def test_bad_options():
         EV.evaluate_next_frame(frames, models=["persistence", "persistence"], context=3, k=2, progress=False)
     with pytest.raises(ValueError, match="params"):
         EV.evaluate_next_frame(frames, models=["unet"], context=3, k=2, progress=False)
+
+
+def test_band_masks_split_the_error_and_hard_masks_add_up():
+    """band_masks adds mse_band_i columns; hard masks are orthogonal projections, so the band MSEs sum
+    to the next-frame MSE (Parseval) for every model."""
+    from spectral_manifolds.hierarchy.bands import masks as band_masks
+
+    frames = (_translating(t=30, n=12) + 0.05 * torch.randn(30, 12, 12, dtype=torch.float64)).float().numpy()
+    m = band_masks(12, 3, "hard", half=True)
+    df = EV.evaluate_next_frame(frames, models=["persistence", "linear", "ls_multiplier", "fno"], context=3, k=2,
+                                epochs=1, params=3000, band_masks=m, progress=False, device="cpu")
+    assert list(df.columns) == list(EV.COLUMNS) + ["mse_band_0", "mse_band_1", "mse_band_2"]
+    total = df[["mse_band_0", "mse_band_1", "mse_band_2"]].sum(axis=1)
+    assert np.allclose(total, df["mse"], rtol=1e-4)
+    assert (df[["mse_band_0", "mse_band_1", "mse_band_2"]].to_numpy() >= 0).all()
+
+
+def test_trainer_hook_replaces_the_loop_for_learned_models_only():
+    frames = _translating(t=24, n=8).float().numpy()
+    calls = []
+
+    def trainer(module, x, y, *, epochs, batch_size, lr, seed, bar, label):
+        calls.append((label, tuple(x.shape), tuple(y.shape), epochs, batch_size, lr, seed))
+        return [0.0] * epochs
+
+    models = {"p": "persistence", "h": ("hierarchical", {"n_bands": 2, "base_dim": 4}), "u": "unet"}
+    df = EV.evaluate_next_frame(frames, models=models, context=3, k=2, epochs=2, lr=5e-4, seed=7,
+                                trainer=trainer, progress=False, device="cpu")
+    assert [c[0] for c in calls] == ["h", "u"]
+    assert calls[0][1][1:] == (3, 8, 8) and calls[0][2][1:] == (8, 8) and calls[0][3:] == (2, 16, 5e-4, 7)
+    assert df.attrs["history"]["h"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="trainer"):
+        EV.evaluate_next_frame(frames, models=["persistence"], context=3, k=2, trainer="adam", progress=False)
+    with pytest.raises(ValueError, match="band_masks"):
+        EV.evaluate_next_frame(frames, models=["persistence"], context=3, k=2, band_masks=torch.ones(3, 8, 4),
+                               progress=False)

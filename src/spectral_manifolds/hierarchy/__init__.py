@@ -24,11 +24,11 @@ One concept per module:
 * ``monitor`` / ``monitor_dashboard`` / ``alerts`` -- the section 8 monitor: a history
   recorder with probes, the section 8.2 dashboard (text and figure), the section 8.3 alerts;
 * ``model`` -- the integrated HierarchicalSpectralModel (and its single-band baseline);
-* ``baselines`` / ``evaluate`` -- next-frame baselines and ``evaluate_next_frame`` for a
-  reader's own (T, H, W) video.
+* ``baselines`` / ``fno`` / ``evaluate`` -- next-frame baselines (ConvLSTM, U-Net, a Fourier Neural
+  Operator) and ``evaluate_next_frame`` for a reader's own (T, H, W) video.
 """
 
-from spectral_manifolds.hierarchy import alerts, datasets, monitor, monitor_dashboard, per_band, routing_losses, video
+from spectral_manifolds.hierarchy import alerts, datasets, fno, monitor, monitor_dashboard, per_band, routing_losses, video
 from spectral_manifolds.hierarchy.bands import (
     CUTOFFS, KINDS, band_energy, decompose, lowpass, mask_report, masks, radius, seed_bounds,
     seed_masks, smooth_field, synthesize,
@@ -49,6 +49,7 @@ from spectral_manifolds.hierarchy.alerts import check_all, score_alerts
 from spectral_manifolds.hierarchy.baselines import ConvLSTM, UNet, ls_multiplier
 from spectral_manifolds.hierarchy.datasets import Clip, fourier_shift, gray_scott, moving_digits, three_speed_field
 from spectral_manifolds.hierarchy.evaluate import evaluate_next_frame
+from spectral_manifolds.hierarchy.fno import FNO2d, SpectralConv2d
 from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
 from spectral_manifolds.hierarchy.monitor import MonitorHistory, monitor_bands
 from spectral_manifolds.hierarchy.monitor_dashboard import dashboard, plot_dashboard
@@ -66,5 +67,6 @@ __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_repo
            "alerts", "datasets", "monitor", "monitor_dashboard", "video",
            "Clip", "three_speed_field", "gray_scott", "moving_digits", "fourier_shift", "carphone",
            "MonitorHistory", "monitor_bands", "dashboard", "plot_dashboard", "check_all", "score_alerts",
-           "HierarchicalSpectralModel", "ConvLSTM", "UNet", "ls_multiplier", "evaluate_next_frame"]
+           "HierarchicalSpectralModel", "ConvLSTM", "UNet", "FNO2d", "SpectralConv2d", "fno", "ls_multiplier",
+           "evaluate_next_frame"]
 

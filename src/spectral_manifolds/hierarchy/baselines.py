@@ -19,10 +19,13 @@ Learned, small, with a width that sets the parameter count (:func:`width_for_par
   a 1x1 readout of the last hidden state; ``4 w (w + 1) k^2 + 4 w + w + 1`` parameters (k = 3).
 - :class:`UNet`, SimVP-style (Gao et al. 2022): the H frames stacked as channels, a two-level
   U-Net (``w`` then ``2w`` channels, a stride-2 down-sampling, bilinear up-sampling, one skip), GELU.
+- :class:`~spectral_manifolds.hierarchy.fno.FNO2d` (Li et al. 2021): the H frames lifted as
+  channels, spectral convolutions on the lowest ``modes`` Fourier modes plus 1x1 convs, GELU.
 
-Both pad circularly (periodic fields) and, with ``residual=True`` (default, as the hierarchical
-model), predict the last frame plus a change. :func:`matched` builds either at a target parameter
-count (within ``tol``, default 5 %).
+All pad circularly or are periodic by construction (periodic fields) and, with ``residual=True``
+(default, as the hierarchical model), predict the last frame plus a change. :func:`matched` builds
+any of them at a target parameter count (within ``tol``, default 5 %); :func:`start_at_persistence`
+zeroes a model's last layer so that a residual model starts exactly at persistence.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from spectral_manifolds import validate
 from spectral_manifolds.cvkan.baselines import width_for_params
 from spectral_manifolds.hierarchy.bands import _fields
 from spectral_manifolds.hierarchy.fields import SpectralAR1, linear_extrapolation, persistence, spectral_ar1
+from spectral_manifolds.hierarchy.fno import FNO2d
 
 __all__ = ["persistence", "linear_extrapolation", "ls_multiplier", "SpectralAR1", "CLASSICAL",
-           "ConvLSTM", "UNet", "LEARNED", "build", "matched", "width_for_params"]
+           "ConvLSTM", "UNet", "FNO2d", "LEARNED", "build", "matched", "width_for_params", "start_at_persistence"]
 
 
 def ls_multiplier(history, steps: int = 1) -> torch.Tensor:
@@ -123,13 +127,19 @@ class UNet(nn.Module):
 
 
 #: The learned baselines by name.
-LEARNED = ("convlstm", "unet")
+LEARNED = ("convlstm", "unet", "fno")
+
+
+def _make(kind: str, width: int, frames: int, **kwargs) -> nn.Module:
+    if kind == "convlstm":
+        return ConvLSTM(width, **kwargs)
+    return UNet(frames, width, **kwargs) if kind == "unet" else FNO2d(frames, width, **kwargs)
 
 
 def build(kind: str, width: int, frames: int, **kwargs) -> nn.Module:
     """A learned baseline of ``kind`` (:data:`LEARNED`) and ``width`` for histories of ``frames`` frames."""
     validate.choice("kind", kind, LEARNED)
-    return ConvLSTM(width, **kwargs) if kind == "convlstm" else UNet(frames, width, **kwargs)
+    return _make(kind, width, frames, **kwargs)
 
 
 def matched(kind: str, target: int, frames: int, *, tol: float = 0.05, max_width: int = 512, **kwargs) -> nn.Module:
@@ -137,12 +147,42 @@ def matched(kind: str, target: int, frames: int, *, tol: float = 0.05, max_width
 
     ConvLSTM: the width. U-Net: the width with ``inner = 2 width`` closest to ``target``, then
     ``inner`` in ``[width / 2, 8 width]`` (one width step changes the count by about ``4 / width``;
-    an inner step by about half that), so small targets can be matched too.
+    an inner step by about half that), so small targets can be matched too. FNO: the largest width
+    whose count with ``hidden = 1`` stays within ``target``, then ``hidden`` (up to ``target / (width + 2)``; a
+    hidden step adds ``width + 2`` parameters).
     """
     validate.choice("kind", kind, LEARNED)
     if kind == "convlstm":
         w = width_for_params(lambda w: ConvLSTM(w, **kwargs), target, 1, max_width, tol=tol)
         return ConvLSTM(w, **kwargs)
-    w = width_for_params(lambda w: UNet(frames, w, **kwargs), target, 1, max_width)
-    v = width_for_params(lambda v: UNet(frames, w, inner=v, **kwargs), target, max(1, w // 2), 8 * w, tol=tol)
-    return UNet(frames, w, inner=v, **kwargs)
+    if kind == "unet":
+        w = width_for_params(lambda w: UNet(frames, w, **kwargs), target, 1, max_width)
+        v = width_for_params(lambda v: UNet(frames, w, inner=v, **kwargs), target, max(1, w // 2), 8 * w, tol=tol)
+        return UNet(frames, w, inner=v, **kwargs)
+    def fno(w, h=1):
+        return FNO2d(frames, w, hidden=h, **kwargs)
+    w = width_for_params(fno, target, 1, max_width)
+    w = w - 1 if w > 1 and sum(p.numel() for p in fno(w).parameters()) > target else w  # leave room for hidden
+    h = width_for_params(lambda h: fno(w, h), target, 1, max(64 * w, target // (w + 2) + 1), tol=tol)
+    return fno(w, h)
+
+
+@torch.no_grad()
+def start_at_persistence(module: nn.Module) -> nn.Module:
+    """Zero the last layer of a residual model (in place; returns it): it then predicts the last frame.
+
+    ConvLSTM: the readout; U-Net: the last decoder conv; FNO: the last projection conv; the
+    hierarchical model: every decoder (:meth:`HierarchicalSpectralModel.zero_decoders`). The §9.1.3
+    "identity-like" start, given to every learned model alike (chapter "Per-band learning dynamics").
+    """
+    if hasattr(module, "zero_decoders"):
+        return module.zero_decoders()
+    if not getattr(module, "residual", False):
+        raise ValueError(f"{type(module).__name__} is not a residual model: zeroing its output would predict 0")
+    last = {ConvLSTM: lambda m: m.readout, UNet: lambda m: m.dec[-1], FNO2d: lambda m: m.proj[-1]}.get(type(module))
+    if last is None:
+        raise ValueError(f"start_at_persistence does not know {type(module).__name__}")
+    layer = last(module)
+    layer.weight.zero_()
+    layer.bias.zero_()
+    return module

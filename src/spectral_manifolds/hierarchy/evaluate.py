@@ -20,15 +20,26 @@ Models (:data:`MODELS`; ``models`` a sequence of names, or a dict ``label -> nam
 ``label -> (name, kwargs)`` for ablations, e.g. ``{"no attention": ("hierarchical", {"attention":
 False})}``): the classical ``persistence``, ``linear``, ``ls_multiplier`` (per-mode least squares on
 each context) and ``spectral_ar1`` (the same multiplier fitted once on the training segment); the
-learned ``convlstm``, ``unet``, ``single_band`` and ``hierarchical``
+learned ``convlstm``, ``unet``, ``fno`` (:class:`~spectral_manifolds.hierarchy.fno.FNO2d`),
+``single_band`` and ``hierarchical``
 (:class:`~spectral_manifolds.hierarchy.model.HierarchicalSpectralModel`; kwargs go to it, default
-``base_dim`` from ``runtime.sized(quick=8, full=32)``). ``convlstm``, ``unet`` and ``single_band``
-are sized to ``params`` parameters (within 5 %; default: the first hierarchical model's count).
+``base_dim`` from ``runtime.sized(quick=8, full=32)``). ``convlstm``, ``unet``, ``fno`` and
+``single_band`` are sized to ``params`` parameters (within 5 %; default: the first hierarchical
+model's count).
 Learned models train on frames standardized by the training segment's mean and std, with the same
 loss (next-frame MSE), optimizer (AdamW, ``lr``), batch size, epochs
 (``runtime.sized(quick=3, full=30)`` unless given) and batch order (``seed``), on
 ``runtime.torch_device()``, under one ``runtime.progress`` bar. ``df.attrs["history"]`` holds each
 learned model's per-epoch training loss, ``df.attrs["split"]`` the segment sizes.
+
+Two hooks for experiments (chapter "Phased training and the verdict"): ``trainer`` replaces the
+training loop, ``trainer(module, x, y, *, epochs, batch_size, lr, seed, bar, label)`` -> per-epoch
+losses, with ``x (S, H, N, N)``, ``y (S, N, N)`` the standardized training windows; it must call
+``bar.update(1)`` once per step (default: :func:`train_epochs`, AdamW on the next-frame MSE).
+``band_masks`` ``(M, N, N//2+1)`` (or ``(M, N, N)``) splits each next-frame error by the masks
+(:func:`~spectral_manifolds.hierarchy.bands.decompose` of the error) and adds the columns
+``mse_band_0 .. mse_band_{M-1}`` (same units as ``mse``; with a partition of unity the band errors sum
+to the error, their MSEs add up exactly only for disjoint, e.g. hard, masks).
 """
 
 from __future__ import annotations
@@ -45,14 +56,15 @@ import torch.nn as nn
 from spectral_manifolds import runtime, validate
 from spectral_manifolds.cvkan.baselines import width_for_params
 from spectral_manifolds.hierarchy import baselines
+from spectral_manifolds.hierarchy.bands import decompose
 from spectral_manifolds.hierarchy.fields import windows
 from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
 
-__all__ = ["COLUMNS", "MODELS", "DEFAULT_MODELS", "split_frames", "rollout", "evaluate_next_frame"]
+__all__ = ["COLUMNS", "MODELS", "DEFAULT_MODELS", "split_frames", "rollout", "train_epochs", "evaluate_next_frame"]
 
 COLUMNS = ("model", "parameters", "mse", "psnr", "rollout_mse", "rollout_mse_last", "fit_seconds", "epochs")
 CLASSICAL = ("persistence", "linear", "ls_multiplier", "spectral_ar1")
-LEARNED = ("convlstm", "unet", "single_band", "hierarchical")
+LEARNED = ("convlstm", "unet", "fno", "single_band", "hierarchical")
 MODELS = CLASSICAL + LEARNED
 DEFAULT_MODELS = ("persistence", "linear", "ls_multiplier", "convlstm", "unet", "single_band", "hierarchical")
 
@@ -133,7 +145,9 @@ def _predictor(module: nn.Module) -> Callable:
     return predict
 
 
-def _train(module, x, y, *, epochs, batch_size, lr, seed, bar, label) -> list[float]:
+def train_epochs(module, x, y, *, epochs, batch_size, lr, seed, bar, label) -> list[float]:
+    """The default trainer: AdamW(``lr``) on the next-frame MSE, one ``randperm`` of the windows per epoch
+    from ``torch.Generator().manual_seed(seed)``; returns the per-epoch mean training loss."""
     opt = torch.optim.AdamW(module.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     predict, hist = _predictor(module), []
@@ -154,19 +168,21 @@ def _train(module, x, y, *, epochs, batch_size, lr, seed, bar, label) -> list[fl
 
 
 @torch.no_grad()
-def _errors(predict, test_x, test_y, roll_x, roll_y, batch_size):
-    se = torch.cat([((predict(test_x[i:i + batch_size]) - test_y[i:i + batch_size]) ** 2).mean((-2, -1))
-                    for i in range(0, len(test_x), batch_size)])
+def _errors(predict, test_x, test_y, roll_x, roll_y, batch_size, band_masks=None):
+    err = torch.cat([predict(test_x[i:i + batch_size]).to(test_y.dtype) - test_y[i:i + batch_size]
+                     for i in range(0, len(test_x), batch_size)])  # (W, N, N)
     k = roll_y.shape[1]
     rse = torch.cat([((rollout(predict, roll_x[i:i + batch_size], k) - roll_y[i:i + batch_size]) ** 2).mean((-2, -1))
                      for i in range(0, len(roll_x), batch_size)])  # (W, k)
-    return float(se.mean()), float(rse.mean()), float(rse[:, -1].mean())
+    bands = [] if band_masks is None else decompose(err[:, None], masks=band_masks)[:, :, 0].pow(2).mean((0, 2, 3)).tolist()
+    return float(err.pow(2).mean()), float(rse.mean()), float(rse[:, -1].mean()), bands
 
 
 def evaluate_next_frame(frames, models=DEFAULT_MODELS, context: int = 8, budget: str | None = None, seed: int = 0, *,
                         k: int = 10, test_fraction: float = 0.25, epochs: int | None = None, params: int | None = None,
                         batch_size: int = 16, lr: float = 1e-3, data_range: float | None = None,
-                        device=None, progress: bool = True) -> pd.DataFrame:
+                        device=None, progress: bool = True, trainer: Callable | None = None,
+                        band_masks: torch.Tensor | None = None) -> pd.DataFrame:
     """Next-frame and k-step rollout errors per model on ``frames (T, N, N)`` (module docstring).
 
     Raises ValueError for a wrong rank, non-square or too small frames, NaN/inf, too few frames for
@@ -183,6 +199,14 @@ def evaluate_next_frame(frames, models=DEFAULT_MODELS, context: int = 8, budget:
     if params is not None:
         validate.positive_int("params", params)
     specs = _spec(models)
+    trainer = train_epochs if trainer is None else trainer
+    if not callable(trainer):
+        raise ValueError(f"trainer must be callable, got {trainer!r}")
+    if band_masks is not None:
+        band_masks = torch.as_tensor(band_masks, dtype=torch.float32)
+        if band_masks.ndim != 3 or band_masks.shape[1] != x.shape[1] or band_masks.shape[2] not in (x.shape[1], x.shape[1] // 2 + 1):
+            raise ValueError(f"band_masks must have shape (M, N, N//2+1) or (M, N, N) with N = {x.shape[1]}, "
+                             f"got {tuple(band_masks.shape)}")
     epochs = runtime.sized(quick=3, full=30, budget_name=budget) if epochs is None else epochs
     validate.positive_int("epochs", epochs)
     base_dim = runtime.sized(quick=8, full=32, budget_name=budget)
@@ -219,7 +243,7 @@ def evaluate_next_frame(frames, models=DEFAULT_MODELS, context: int = 8, budget:
                 if label in built:
                     module = built[label]
                     t0 = time.perf_counter()
-                    history[label] = _train(module, tr_x, tr_y, epochs=epochs, batch_size=batch_size, lr=lr,
+                    history[label] = trainer(module, tr_x, tr_y, epochs=epochs, batch_size=batch_size, lr=lr,
                                             seed=seed, bar=bar, label=label)
                     fit, n_params, n_epochs = time.perf_counter() - t0, sum(p.numel() for p in module.parameters()), epochs
                     predict = _predictor(module)
@@ -230,13 +254,15 @@ def evaluate_next_frame(frames, models=DEFAULT_MODELS, context: int = 8, budget:
                     predict = ar.predict
                 else:
                     predict = baselines.CLASSICAL[name]
-                mse, r_mse, r_last = _errors(predict, te_x, te_y, ro_x, ro_y, batch_size)
-                mse, r_mse, r_last = (v * std ** 2 for v in (mse, r_mse, r_last))
+                mse, r_mse, r_last, per_band = _errors(predict, te_x, te_y, ro_x, ro_y, batch_size,
+                                                       None if band_masks is None else band_masks.to(dev))
+                mse, r_mse, r_last, *per_band = (v * std ** 2 for v in (mse, r_mse, r_last, *per_band))
                 psnr = 10 * math.log10(rng ** 2 / mse) if mse > 0 else math.inf
-                rows.append((label, n_params, mse, psnr, r_mse, r_last, fit, n_epochs))
+                rows.append((label, n_params, mse, psnr, r_mse, r_last, fit, n_epochs, *per_band))
         finally:
             bar.close()
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    extra = [] if band_masks is None else [f"mse_band_{i}" for i in range(len(band_masks))]
+    df = pd.DataFrame(rows, columns=list(COLUMNS) + extra)
     df.attrs["history"] = history
     df.attrs["split"] = {"train_frames": n_train, "test_frames": n_test, "train_windows": len(tr_x),
                          "test_windows": len(te_x), "rollout_windows": len(ro_x), "k": k, "context": context}

