@@ -97,8 +97,11 @@ def forward_from(model, z: torch.Tensor, k: int, *, batch_size: int = 1024) -> t
 
 
 def accuracy(logits: torch.Tensor, y) -> float:
-    """Fraction of ``argmax(logits: (B, C))`` equal to the labels ``y: (B,)``."""
-    return float((logits.argmax(-1).cpu() == torch.as_tensor(np.asarray(y))).float().mean())
+    """Fraction of ``argmax(logits: (B, C))`` equal to the labels ``y: (B,)``, as an exact count ratio
+    (the same number :func:`~spectral_manifolds.cvkan.train.train_classifier` reports for the same
+    predictions: a float32 mean on two devices can differ in the last bit)."""
+    y = torch.as_tensor(np.asarray(y))
+    return int((logits.argmax(-1).cpu() == y).sum()) / len(y)
 
 
 @torch.no_grad()

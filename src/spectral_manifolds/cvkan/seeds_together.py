@@ -77,7 +77,7 @@ def _test_metrics(forward, params, buffers, xe: torch.Tensor, ye: torch.Tensor, 
         logits.append(forward(params, buffers, xb))
     logits = torch.cat(logits, dim=1)  # (S, N_test, K)
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), ye.repeat(n_seeds), reduction="none").view(n_seeds, -1).mean(1)
-    acc = (logits.argmax(-1) == ye).float().mean(1)
+    acc = (logits.argmax(-1) == ye).sum(1).double() / ye.numel()  # exact count ratio, as train_classifier's
     return loss, acc
 
 

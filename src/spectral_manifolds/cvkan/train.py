@@ -210,7 +210,7 @@ def train_classifier(X, y, *, model, budget: str | None = None, seed: int = 0, e
 
     def evaluate(net):
         logits = torch.cat([net(xe[i : i + 4 * batch_size]) for i in range(0, len(xe), 4 * batch_size)])
-        return {"test_loss": float(loss_fn(logits, ye)), "test_acc": float((logits.argmax(-1) == ye).float().mean())}
+        return {"test_loss": float(loss_fn(logits, ye)), "test_acc": int((logits.argmax(-1) == ye).sum()) / len(ye)}
 
     hist = _loop(net, xt, yt, step, evaluate, epochs=n_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, progress=progress, desc="train_classifier")
     return Fit(net, hist, {"accuracy": hist["test_acc"][-1], "loss": hist["test_loss"][-1]}, n_real_parameters(net), {"test_index": test_index, "n_classes": k})
