@@ -90,6 +90,7 @@ def test_real_gap_fill_fills_exactly_the_real_gaps():
     dict(series=("nile",)), dict(regimes=("gap3",)), dict(methods=("locf",)), dict(methods=("linear", "magic")),
     dict(seeds=()), dict(seeds=(0, 0)), dict(seeds=(-1,)), dict(gap_rate=0.0), dict(gap_rate=1.5),
     dict(train_fraction=1.0), dict(harmonics={"co2": 0, "sunspots": 1}), dict(series=[]),
+    dict(model_seeds=()), dict(model_seeds=(1, 1)), dict(workers=0), dict(train_steps=0),
 ])
 def test_bad_config_raises(bad):
     with pytest.raises(ValueError):
@@ -101,3 +102,66 @@ def test_config_for_budgets():
     assert set(quick.regimes) < set(full.regimes) == set(ib.REGIMES) and len(full.seeds) >= 5
     with pytest.raises(ValueError):
         ib.config_for("huge")
+
+
+# ---------------------------------------------------------------- the model-seed axis and the chapter's orderings
+ORDER = ib.BenchmarkConfig(
+    series=("co2",), regimes=("mcar30", "gap16"), seeds=(0, 1, 2), model_seeds=(0, 1),
+    methods=("linear", "locf", "state_space", "sinusoid", "manifoldformer", "manifoldformer_bidir"),
+    train_steps=512, learned_options={"manifoldformer": {"epochs": 15}},
+)
+
+
+@pytest.fixture(scope="module")
+def ordered():
+    return ib.run(ORDER, progress=False)
+
+
+def test_learned_rows_per_model_seed_classical_once(ordered):
+    for r in ordered.rows:
+        assert (r["model_seed"] is None) == (r["method"] not in ib.LEARNED)
+    by = {}
+    for r in ordered.rows:
+        by.setdefault((r["regime"], r["seed"], r["method"]), []).append(r)
+    for (regime, seed, method), rs in by.items():
+        assert len(rs) == (len(ORDER.model_seeds) if method in ib.LEARNED else 1)
+        if method in ib.LEARNED:  # another model seed, another fill of the same mask
+            assert len({r["mae"] for r in rs}) == len(rs)
+    assert ordered.parameters["co2/manifoldformer_bidir"] == 2 * ordered.parameters["co2/manifoldformer"] > 0
+
+
+def test_chapter_orderings_at_quick(ordered):
+    verdict = {(v["regime"], v["method"]): v["vs linear"] for v in ib.verdict_rows(ordered, n_boot=2000)}
+    mae = {(s["regime"], s["method"]): s["MAE mean"] for s in ib.summary_rows(ordered)}
+    # a season-aware method beats linear interpolation on 16-week gaps of CO2
+    assert verdict[("gap16", "state_space")] == verdict[("gap16", "sinusoid")] == metrics.WINS
+    # carrying the last value forward loses on both regimes
+    assert verdict[("mcar30", "locf")] == verdict[("gap16", "locf")] == metrics.LOSES
+    # the ManifoldFormer loses to linear on scattered weeks; its forward + backward pair beats its rollout
+    assert verdict[("mcar30", "manifoldformer")] == metrics.LOSES
+    for regime in ORDER.regimes:
+        assert mae[(regime, "manifoldformer_bidir")] < mae[(regime, "manifoldformer")]
+
+
+def test_series_table_and_synthetic_series():
+    from spectral_manifolds.experiments import imputation_benchmark_data as bdata
+    from spectral_manifolds.experiments import imputation_benchmark_tables as tables
+
+    res = ib.run(ib.BenchmarkConfig(series=("normal_modes",), regimes=("block16", "gap4"), seeds=(0, 1), methods=("linear", "locf"),
+                                    synthetic_steps=(128, 256)), progress=False)
+    t = tables.series_table(res, "normal_modes")
+    assert set(t.index) == {(r, m) for r in ("block16", "gap4") for m in ("linear", "locf")}
+    assert t.loc[("gap4", "linear"), "vs linear"] == "reference"
+    s = bdata.load("normal_modes", synthetic_steps=(128, 256))
+    assert s.test.shape == s.truth.shape == (256, 8) and not np.allclose(s.test, s.truth)  # scored against the clean signal
+    o = bdata.load("oscillator", synthetic_steps=(128, 64))
+    assert o.train.shape == (128, 16) and o.n_channels == 16
+
+
+def test_parallel_classical_methods_give_the_sequential_rows():
+    import dataclasses
+
+    cfg = dataclasses.replace(TINY, series=("co2",), regimes=("gap4",), workers=2)
+    a, b = ib.run(cfg, progress=False), ib.run(dataclasses.replace(cfg, workers=1), progress=False)
+    key = lambda r: (r["regime"], r["seed"], r["method"], r["mae"], r["rmse"], r["skill"])  # noqa: E731
+    assert sorted(map(key, a.rows)) == sorted(map(key, b.rows)) and len(a.rows) == 2 * 3

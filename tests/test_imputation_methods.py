@@ -12,6 +12,8 @@ OPTIONS = {
     "state_space": {"period": 24, "harmonics": 1, "maxiter": 50},
     "kalman": {"period": 24, "harmonics": 1, "maxiter": 50},
     "sinusoid": {"n_frequencies": 1},
+    "manifoldformer": {"epochs": 2, "window": 16, "context": 8},
+    "manifoldformer_bidir": {"epochs": 2, "window": 16, "context": 8},
 }
 
 

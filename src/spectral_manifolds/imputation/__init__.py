@@ -6,6 +6,9 @@ scores and ``fit_impute`` (issue 10, items 3-4; Part II finale).
 * :mod:`.classical` -- LOCF, linear, PCHIP, cubic spline, STL + linear.
 * :mod:`.statespace` -- structural model (statsmodels): Kalman filter (causal) and smoother.
 * :mod:`.harmonic` -- least-squares sinusoid fit.
+* :mod:`.learned`, :mod:`.pypots_methods`, :mod:`.manifoldformer_method` -- learned imputers
+  (GRU, BiGRU; SAITS, BRITS; the ManifoldFormer), each with a ``fit`` that trains once
+  and fills many series.
 * :mod:`.metrics` -- MAE / RMSE on hidden entries, skill, paired-bootstrap verdicts.
 * :mod:`.api` -- :func:`fit_impute` and :data:`METHODS`.
 """

@@ -7,7 +7,9 @@ array([1., 2., 3.])
 
 Every method is registered here (:data:`METHODS`, :data:`CAUSAL`): the classical ones
 and the learned ones of :mod:`.learned` (GRU, bidirectional GRU) and
-:mod:`.pypots_methods` (SAITS, BRITS), which also take ``seed`` and ``budget``.
+:mod:`.pypots_methods` (SAITS, BRITS) and :mod:`.manifoldformer_method` (the
+ManifoldFormer's latent rollout, causal, and its forward + backward pair), which also
+take ``seed`` and ``budget``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from spectral_manifolds import validate
-from spectral_manifolds.imputation import classical, harmonic, learned, pypots_methods, statespace
+from spectral_manifolds.imputation import classical, harmonic, learned, manifoldformer_method, pypots_methods, statespace
 
 __all__ = ["Method", "METHODS", "CAUSAL", "BIDIRECTIONAL", "fit_impute", "min_observed"]
 
@@ -75,6 +77,7 @@ _REGISTRY: dict[str, Method] = {
     "locf": Method(classical.locf, True, lambda o: 1),
     "kalman": Method(statespace.kalman, True, _ss_min),
     "gru": Method(learned.gru, True, lambda o: learned.MIN_OBSERVED),
+    "manifoldformer": Method(manifoldformer_method.manifoldformer, True, lambda o: learned.MIN_OBSERVED),
     "linear": Method(classical.linear, False, lambda o: 2),
     "pchip": Method(classical.pchip, False, lambda o: 2),
     "spline": Method(classical.spline, False, lambda o: 4),
@@ -84,6 +87,7 @@ _REGISTRY: dict[str, Method] = {
     "bigru": Method(learned.bigru, False, lambda o: learned.MIN_OBSERVED),
     "saits": Method(pypots_methods.saits, False, lambda o: learned.MIN_OBSERVED),
     "brits": Method(pypots_methods.brits, False, lambda o: learned.MIN_OBSERVED),
+    "manifoldformer_bidir": Method(manifoldformer_method.manifoldformer_bidir, False, lambda o: learned.MIN_OBSERVED),
 }
 
 #: Every method name ``fit_impute`` accepts, causal ones first.
@@ -121,9 +125,10 @@ def fit_impute(series: Any, method: str = "linear", *, seed: int = 0, budget: st
 
     Args:
         series: (T,) or (T, C) real array, NaN for missing entries (no inf).
-        method: one of :data:`METHODS` -- causal: 'locf', 'kalman', 'gru'; bidirectional:
-            'linear', 'pchip', 'spline', 'stl_linear' (needs ``period``), 'state_space',
-            'sinusoid', 'bigru', 'saits', 'brits'. The classical methods impute channels
+        method: one of :data:`METHODS` -- causal: 'locf', 'kalman', 'gru',
+            'manifoldformer'; bidirectional: 'linear', 'pchip', 'spline', 'stl_linear'
+            (needs ``period``), 'state_space', 'sinusoid', 'bigru', 'saits', 'brits',
+            'manifoldformer_bidir'. The classical methods impute channels
             independently, the learned ones model them jointly.
         seed: for methods that draw random numbers (the learned ones: weights, batches,
             artificial masks; the classical ones are deterministic).

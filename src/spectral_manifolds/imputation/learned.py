@@ -43,6 +43,8 @@ observations per channel.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -50,7 +52,7 @@ import numpy as np
 from spectral_manifolds import runtime, validate
 from spectral_manifolds.data.real_series import Scaler
 
-__all__ = ["MIN_OBSERVED", "prepare", "windows", "blend", "fill_missing", "gru", "bigru", "parameter_count", "epochs_for"]
+__all__ = ["MIN_OBSERVED", "Fitted", "fit", "window_level", "causal_level", "prepare", "windows", "blend", "fill_missing", "gru", "bigru", "parameter_count", "epochs_for"]
 
 #: Fewest observed entries per channel a learned imputer accepts (the scaler needs 2;
 #: a handful more give the self-supervised loss something to fit).
@@ -111,6 +113,25 @@ def fill_missing(x: np.ndarray, pred_scaled: np.ndarray, scaler: Scaler) -> np.n
     return out
 
 
+def window_level(W: np.ndarray) -> np.ndarray:
+    """(N, 1, C): the mean of each window's observed entries (0 where a channel has none)."""
+    obs = ~np.isnan(W)
+    n = obs.sum(axis=1, keepdims=True)
+    return np.where(n > 0, np.nansum(W, axis=1, keepdims=True) / np.maximum(n, 1), 0.0).astype(W.dtype)
+
+
+def causal_level(z: np.ndarray, length: int) -> np.ndarray:
+    """(T, C): at step t the mean of the observed entries of ``z[t - length : t]`` (the past
+    only; 0 where there are none, e.g. at t = 0)."""
+    obs = ~np.isnan(z)
+    c = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(np.where(obs, z, 0.0), axis=0)])
+    n = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(obs, axis=0)])
+    t = np.arange(z.shape[0])
+    lo = np.maximum(t - int(length), 0)
+    s, k = c[t] - c[lo], n[t] - n[lo]
+    return np.where(k > 0, s / np.maximum(k, 1), 0.0).astype(z.dtype)
+
+
 # --------------------------------------------------------------------------- networks
 def _causal_net(C: int, hidden: int):
     import torch.nn as nn
@@ -162,11 +183,44 @@ def parameter_count(method: str, n_features: int = 1, hidden: int = 32) -> int:
     return int(sum(p.numel() for p in build(int(n_features), int(hidden)).parameters()))
 
 
-def _fit_fill(method: str, x: np.ndarray, *, hidden: int, window: int, epochs: int | None, batch_size: int,
-              lr: float, mask_rate: float, train_end: int | None, seed: int, budget: str | None) -> np.ndarray:
-    """Train ``method``'s network on windows of ``x[:train_end]`` and fill ``x``'s NaN (module docstring)."""
+@dataclass
+class Fitted:
+    """A trained learned imputer: ``fill(x)`` imputes any series of the training channels
+    with the trained weights (no retraining), scaled by the training scaler.
+
+    Attributes:
+        method: its name; net: the trained model; scaler: fitted on the observed
+            training values; window: L; n_params: trainable parameters; fit_seconds: wall time.
+    """
+
+    method: str
+    net: object
+    scaler: Scaler
+    window: int
+    n_params: int
+    fit_seconds: float
+    predict: Callable = field(repr=False, default=None)
+
+    def fill(self, x: np.ndarray) -> np.ndarray:
+        """A filled copy of x ((T,) or (T, C), NaN = missing); observed entries unchanged."""
+        z = self.scaler.transform(np.asarray(x, dtype=np.float64))
+        z = (z[:, None] if z.ndim == 1 else z).astype(np.float32)
+        return fill_missing(x, self.predict(z), self.scaler)
+
+
+def fit(method: str, x: np.ndarray, *, hidden: int = 32, window: int = 64, epochs: int | None = None, batch_size: int = 16,
+        lr: float = 5e-3, mask_rate: float = 0.2, train_end: int | None = None, seed: int = 0, budget: str | None = None,
+        local_level: bool = False) -> Fitted:
+    """Train ``method``'s network ('gru' or 'bigru') on windows of ``x[:train_end]`` (module docstring).
+
+    ``local_level``: model the deviation from a local level instead of the scaled value
+    (a series whose level leaves the training range, e.g. a trend): 'gru' subtracts
+    :func:`causal_level` (the mean of the last ``window`` observed steps, causal),
+    'bigru' each window's observed mean (:func:`window_level`), in training and fill alike.
+    """
     import torch
 
+    validate.choice("method", method, tuple(_NETS))
     for name, v in (("hidden", hidden), ("window", window), ("batch_size", batch_size)):
         validate.positive_int(name, v)
     if not 0.0 <= float(mask_rate) < 1.0:
@@ -174,9 +228,13 @@ def _fit_fill(method: str, x: np.ndarray, *, hidden: int, window: int, epochs: i
     if not float(lr) > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     n_epochs = epochs_for(method, epochs, budget)
+    start = time.perf_counter()
     z, scaler, end = prepare(x, train_end)
     L = int(min(window, end))
-    W, _ = windows(z[:end], L)
+    causal = local_level and method == "gru"
+    W, _ = windows(z[:end] - causal_level(z[:end], L) if causal else z[:end], L)
+    if local_level and not causal:
+        W = W - window_level(W)
     device = runtime.torch_device()
     build, forward = _NETS[method]
     runtime.seed_everything(int(seed))
@@ -197,12 +255,22 @@ def _fit_fill(method: str, x: np.ndarray, *, hidden: int, window: int, epochs: i
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-        with torch.no_grad():
-            pred = _predict(method, net, z, L, device)
-    return fill_missing(x, pred, scaler)
+    n_params = int(sum(p.numel() for p in net.parameters()))
+
+    def predict(zz: np.ndarray) -> np.ndarray:
+        level = causal_level(zz, L) if causal else 0.0
+        with runtime.torch_cpu_threads(device), torch.no_grad():
+            return _predict(method, net, zz - level, L, device, centre=local_level and not causal) + level
+
+    return Fitted(method, net, scaler, L, n_params, time.perf_counter() - start, predict)
 
 
-def _predict(method: str, net, z: np.ndarray, window: int, device) -> np.ndarray:
+def _fit_fill(method: str, x: np.ndarray, **kw) -> np.ndarray:
+    """Train ``method``'s network on windows of ``x[:train_end]`` and fill ``x``'s NaN."""
+    return fit(method, x, **kw).fill(x)
+
+
+def _predict(method: str, net, z: np.ndarray, window: int, device, centre: bool = False) -> np.ndarray:
     """(T, C) predictions of the trained network over the scaled series ``z``.
 
     'gru': one causal rollout over the whole series. 'bigru': the training windows'
@@ -216,9 +284,11 @@ def _predict(method: str, net, z: np.ndarray, window: int, device) -> np.ndarray
         W, starts = z[None], np.zeros(1, dtype=int)
     else:
         W, starts = windows(z, window)
+    level = window_level(W) if centre else np.zeros((len(W), 1, W.shape[2]), W.dtype)
+    W = W - level
     m = torch.from_numpy(~np.isnan(W)).float().to(device)
     zz = torch.from_numpy(np.nan_to_num(W, nan=0.0)).to(device)
-    P = forward(net, zz * m, m).cpu().numpy().astype(np.float64)
+    P = forward(net, zz * m, m).cpu().numpy().astype(np.float64) + level
     return blend(P, starts, z.shape[0])
 
 
@@ -237,7 +307,7 @@ def blend(P: np.ndarray, starts: np.ndarray, T: int) -> np.ndarray:
 
 
 def gru(x: np.ndarray, hidden: int = 32, window: int = 64, epochs: int | None = None, batch_size: int = 16,
-        lr: float = 5e-3, mask_rate: float = 0.2, train_end: int | None = None, *, seed: int = 0,
+        lr: float = 5e-3, mask_rate: float = 0.2, train_end: int | None = None, local_level: bool = False, *, seed: int = 0,
         budget: str | None = None) -> np.ndarray:
     """Causal GRU imputer: fills each missing ``x_t`` by rolling the network forward from ``x_<t``.
 
@@ -249,6 +319,7 @@ def gru(x: np.ndarray, hidden: int = 32, window: int = 64, epochs: int | None = 
         batch_size, lr: Adam's batches and step size.
         mask_rate: share of observed inputs hidden afresh in every batch.
         train_end: scale and train on ``x[:train_end]`` only (the fill still covers all of x).
+        local_level: model deviations from the causal local level (see :func:`fit`).
         seed: weights, batch order and artificial masks.
         budget: 'quick' / 'full' / None (``runtime``'s default) for the default epochs.
 
@@ -256,13 +327,13 @@ def gru(x: np.ndarray, hidden: int = 32, window: int = 64, epochs: int | None = 
         a filled copy, x's shape, float64; observed entries unchanged.
     """
     return _fit_fill("gru", x, hidden=hidden, window=window, epochs=epochs, batch_size=batch_size, lr=lr,
-                     mask_rate=mask_rate, train_end=train_end, seed=seed, budget=budget)
+                     mask_rate=mask_rate, train_end=train_end, seed=seed, budget=budget, local_level=local_level)
 
 
 def bigru(x: np.ndarray, hidden: int = 32, window: int = 64, epochs: int | None = None, batch_size: int = 16,
-          lr: float = 5e-3, mask_rate: float = 0.2, train_end: int | None = None, *, seed: int = 0,
+          lr: float = 5e-3, mask_rate: float = 0.2, train_end: int | None = None, local_level: bool = False, *, seed: int = 0,
           budget: str | None = None) -> np.ndarray:
     """Bidirectional GRU imputer: fills ``x_t`` from the forward state at t - 1 and the
     backward state at t + 1. Same arguments and return as :func:`gru`."""
     return _fit_fill("bigru", x, hidden=hidden, window=window, epochs=epochs, batch_size=batch_size, lr=lr,
-                     mask_rate=mask_rate, train_end=train_end, seed=seed, budget=budget)
+                     mask_rate=mask_rate, train_end=train_end, seed=seed, budget=budget, local_level=local_level)

@@ -41,7 +41,7 @@ import numpy as np
 from spectral_manifolds import runtime, validate
 from spectral_manifolds.imputation import learned
 
-__all__ = ["saits", "brits", "parameter_count", "SIZES"]
+__all__ = ["saits", "brits", "fit", "parameter_count", "SIZES"]
 
 #: Documented default sizes of each PyPOTS model (its constructor's keywords).
 SIZES = {
@@ -94,30 +94,50 @@ def parameter_count(method: str, n_features: int = 1, window: int = 48) -> int:
     return int(sum(p.numel() for p in model.model.parameters() if p.requires_grad))
 
 
-def _fit_fill(method: str, x: np.ndarray, *, window: int, epochs: int | None, batch_size: int, lr: float,
-              train_end: int | None, seed: int, budget: str | None, sizes: dict) -> np.ndarray:
-    """Train the PyPOTS ``method`` on windows of ``x[:train_end]``; fill ``x``'s NaN."""
+def fit(method: str, x: np.ndarray, *, window: int = 48, epochs: int | None = None, batch_size: int = 8, lr: float = 3e-3,
+        train_end: int | None = None, seed: int = 0, budget: str | None = None, sizes: dict | None = None,
+        local_level: bool = False) -> learned.Fitted:
+    """Train the PyPOTS ``method`` ('saits' or 'brits', ``sizes`` default :data:`SIZES`) on
+    windows of ``x[:train_end]``; the result's ``fill`` imputes any series of its channels.
+    ``local_level``: centre every window on its observed mean (:func:`learned.window_level`)."""
+    import time
+
+    validate.choice("method", method, tuple(SIZES))
     for name, v in (("window", window), ("batch_size", batch_size)):
         validate.positive_int(name, v)
     if not float(lr) > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    sizes = SIZES[method] if sizes is None else sizes
     n_epochs = learned.epochs_for(method, epochs, budget, _EPOCHS)
+    start = time.perf_counter()
     z, scaler, end = learned.prepare(x, train_end)
     L = int(min(window, end))
     W, _ = learned.windows(z[:end], L)
+    W = W - learned.window_level(W) if local_level else W
     device = runtime.torch_device()
     with runtime.torch_cpu_threads(device):
         runtime.seed_everything(int(seed))
         model = _model(method, L, z.shape[1], n_epochs, min(int(batch_size), len(W)), device, sizes, lr)
         with _quiet():
             model.fit({"X": W})
-            Wall, starts = learned.windows(z, L)
-            P = model.impute({"X": Wall})
-    return learned.fill_missing(x, learned.blend(P, starts, z.shape[0]), scaler)
+    n_params = int(sum(p.numel() for p in model.model.parameters() if p.requires_grad))
+
+    def predict(zz: np.ndarray) -> np.ndarray:
+        Wall, starts = learned.windows(zz, L)
+        level = learned.window_level(Wall) if local_level else 0.0
+        with runtime.torch_cpu_threads(device), _quiet():
+            return learned.blend(model.impute({"X": Wall - level}) + level, starts, zz.shape[0])
+
+    return learned.Fitted(method, model, scaler, L, n_params, time.perf_counter() - start, predict)
+
+
+def _fit_fill(method: str, x: np.ndarray, **kw) -> np.ndarray:
+    """Train the PyPOTS ``method`` on windows of ``x[:train_end]``; fill ``x``'s NaN."""
+    return fit(method, x, **kw).fill(x)
 
 
 def saits(x: np.ndarray, window: int = 48, epochs: int | None = None, batch_size: int = 8, lr: float = 3e-3, train_end: int | None = None,
-          n_layers: int = 2, d_model: int = 32, n_heads: int = 2, d_ffn: int = 64, dropout: float = 0.1, *,
+          n_layers: int = 2, d_model: int = 32, n_heads: int = 2, d_ffn: int = 64, dropout: float = 0.1, local_level: bool = False, *,
           seed: int = 0, budget: str | None = None) -> np.ndarray:
     """PyPOTS SAITS imputer (bidirectional: attention sees both sides of a gap).
 
@@ -129,6 +149,7 @@ def saits(x: np.ndarray, window: int = 48, epochs: int | None = None, batch_size
         lr: Adam's step size.
         train_end: scale and train on ``x[:train_end]`` only.
         n_layers, d_model, n_heads, d_ffn, dropout: SAITS's sizes (d_k = d_v = d_model / n_heads).
+        local_level: centre every window on its observed mean (a trending series).
         seed, budget: as in :func:`~spectral_manifolds.imputation.learned.gru`.
 
     Returns:
@@ -139,14 +160,14 @@ def saits(x: np.ndarray, window: int = 48, epochs: int | None = None, batch_size
     sizes = dict(SIZES["saits"], n_layers=int(n_layers), d_model=int(d_model), n_heads=int(n_heads),
                  d_k=int(d_model) // int(n_heads), d_v=int(d_model) // int(n_heads), d_ffn=int(d_ffn), dropout=float(dropout))
     return _fit_fill("saits", x, window=window, epochs=epochs, batch_size=batch_size, lr=lr, train_end=train_end,
-                     seed=seed, budget=budget, sizes=sizes)
+                     seed=seed, budget=budget, sizes=sizes, local_level=local_level)
 
 
 def brits(x: np.ndarray, window: int = 48, epochs: int | None = None, batch_size: int = 8, lr: float = 3e-3, train_end: int | None = None,
-          rnn_hidden_size: int = 32, *, seed: int = 0, budget: str | None = None) -> np.ndarray:
+          rnn_hidden_size: int = 32, local_level: bool = False, *, seed: int = 0, budget: str | None = None) -> np.ndarray:
     """PyPOTS BRITS imputer (bidirectional recurrent). Arguments as :func:`saits`, with
     ``rnn_hidden_size`` BRITS's hidden size per direction."""
     if isinstance(rnn_hidden_size, bool) or not isinstance(rnn_hidden_size, (int, np.integer)) or rnn_hidden_size < 1:
         raise ValueError(f"rnn_hidden_size must be a positive integer, got {rnn_hidden_size!r}")
     return _fit_fill("brits", x, window=window, epochs=epochs, batch_size=batch_size, lr=lr, train_end=train_end,
-                     seed=seed, budget=budget, sizes=dict(rnn_hidden_size=int(rnn_hidden_size)))
+                     seed=seed, budget=budget, sizes=dict(rnn_hidden_size=int(rnn_hidden_size)), local_level=local_level)
