@@ -106,15 +106,28 @@ def _digits(x: float, sig: int) -> int:
     return max(0, sig - 1 - int(math.floor(math.log10(abs(x)))))
 
 
+#: A spread below this fraction of the mean is float rounding, shown as "± 0".
+_NEGLIGIBLE = 1e-9
+
+
+def _three_figures(x: float) -> str:
+    return f"{x:.{_digits(x, 3)}g}" if abs(x) < 1e-3 else f"{x:.{_digits(x, 3)}f}"
+
+
 def mean_std(s: Summary | Iterable[float], sig: int = 2) -> str:
     """'mean ± std' with the std to ``sig`` significant figures and the mean to match.
 
     >>> mean_std(summarize([1.0, 1.2, 1.1]))
     '1.10 ± 0.10'
+
+    A spread that is only float rounding (below 1e-9 of the mean) prints as ``± 0``.
     """
     s = s if isinstance(s, Summary) else summarize(s)
-    if s.n == 1 or s.std == 0:
-        return f"{s.mean:.{_digits(s.mean, 3)}g}" if abs(s.mean) < 1e-3 else f"{s.mean:.{_digits(s.mean, 3)}f}"
+    if s.n == 1:
+        return _three_figures(s.mean)
+    if s.std <= _NEGLIGIBLE * abs(s.mean) or s.std == 0:
+        # identical up to float rounding (a deterministic method over several seeds)
+        return f"{_three_figures(s.mean)} ± 0"
     d = min(_digits(s.std, sig), 12)
     return f"{s.mean:.{d}f} ± {s.std:.{d}f}"
 
