@@ -103,6 +103,19 @@ def test_tables_are_dataframes():
     assert list(summ.index) == ["x", "y"] and summ.loc["x", "seeds"] == 2
 
 
+def test_table_rounds_floats_to_significant_figures_only():
+    """Floats to 4 significant figures by default (a cost table printed 0.057547390763);
+    ints, bools, strings untouched; sig=None keeps every digit; a bad sig is an error."""
+    rows = [{"name": "a", "n": 123456789, "ok": True, "ms": 10.5437219, "tiny": 1.23456e-7, "nan": float("nan")}]
+    df = report.table(rows)
+    assert df.loc[0, "ms"] == 10.54 and df.loc[0, "tiny"] == 1.235e-7 and np.isnan(df.loc[0, "nan"])
+    assert df.loc[0, "n"] == 123456789 and df["ok"].dtype == bool and df.loc[0, "name"] == "a"
+    assert report.table(rows, sig=None).loc[0, "ms"] == 10.5437219
+    assert report.table([{"x": np.float32(0.333333)}], sig=2).loc[0, "x"] == 0.33
+    with pytest.raises(ValueError):
+        report.table(rows, sig=0)
+
+
 def test_interval_text():
     cmp = report.compare([1.0, 2.0, 3.0], [1.5, 2.4, 3.7])
     assert cmp.interval.startswith("[") and ", " in cmp.interval

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from spectral_manifolds import validate
+
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive"
@@ -197,15 +199,27 @@ def compare(a: Iterable[float], b: Iterable[float], *, lower_is_better: bool = T
 
 
 # --------------------------------------------------------------------------- tables
-def table(rows: Sequence[Mapping[str, Any]], *, index: str | None = None):
+def _round_sig(value: Any, sig: int) -> Any:
+    """A float (not an int or bool) to ``sig`` significant figures; anything else unchanged."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return float(f"{float(value):.{sig}g}")
+    return value
+
+
+def table(rows: Sequence[Mapping[str, Any]], *, index: str | None = None, sig: int | None = 4):
     """A pandas DataFrame of ``rows`` (dicts with the same keys), rendered as HTML in the book.
 
-    Floats are kept as numbers; pass strings (e.g. :func:`mean_std`) for formatted cells.
+    Floats stay numbers, rounded to ``sig`` significant figures (house style: numbers
+    rounded to what they mean; ``sig=None`` keeps every digit); pass strings (e.g.
+    :func:`mean_std`) for cells formatted otherwise.
     """
     import pandas as pd
 
     if not rows:
         raise ValueError("table needs at least one row")
+    if sig is not None:
+        validate.positive_int("sig", sig)
+        rows = [{k: _round_sig(v, sig) for k, v in row.items()} for row in rows]
     df = pd.DataFrame(list(rows))
     if index is not None:
         df = df.set_index(index)
