@@ -46,6 +46,15 @@ def test_models_start_equal_without_and_with_attention():
             assert torch.allclose(m(d["test_x"][:2])[0], base(d["test_x"][:2])[0], atol=1e-5)
 
 
+def test_self_only_control_has_the_parameters_of_every_topology():
+    """The equal-parameter control: same count as each topology, more than no attention."""
+    counts = {v: ha.build(TINY, v).n_parameters for v in TINY.variants}
+    assert ha.SELF_ONLY in TINY.variants
+    for t in TINY.topologies:
+        assert counts[t] == counts[ha.SELF_ONLY]
+    assert counts[ha.NO_ATTENTION] < counts[ha.SELF_ONLY]
+
+
 def test_ls_multiplier_beats_persistence_on_translating_bands():
     d = ha.make_windows(TINY)
     assert ha.test_mse(baselines.ls_multiplier, d) < 0.1 * ha.test_mse(persistence, d)
@@ -60,7 +69,9 @@ def test_run_topologies_tables_and_orderings():
     assert np.allclose(res.values("persistence"), 1.0)
     assert res.params["full"] == res.params["hierarchical"] > res.params[ha.NO_ATTENTION]
     rows = ha.verdict_rows(res)
-    assert len(rows) == len(TINY.topologies) + (len(TINY.topologies) - 1) + 2
+    # per topology: vs no attention and vs self-only; each later topology vs the first; best vs the two references
+    assert len(rows) == 2 * len(TINY.topologies) + (len(TINY.topologies) - 1) + 2
+    assert res.params[ha.SELF_ONLY] == res.params["hierarchical"]
     assert all(r["verdict"] in ("reproduced", "not reproduced", "inconclusive") for r in rows)
     assert len(ha.error_table(res)) == len(res.names)
 

@@ -10,11 +10,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from spectral_manifolds.experiments.hierarchy_cost import METHODS, cost_table, growth_exponents
 from spectral_manifolds.hierarchy.bands import lowpass, radius
 from spectral_manifolds.hierarchy.cross_attention import (
-    ATTENTION_MODES, TOPOLOGIES, CrossManifoldAttention, SeedCrossAttention, score_entries, seed_score_entries,
+    ALL_TOPOLOGIES, ATTENTION_MODES, TOPOLOGIES, CrossManifoldAttention, SeedCrossAttention, score_entries, seed_score_entries,
     topology_mask,
 )
 
-CASES = [(t, m) for t in TOPOLOGIES for m in ATTENTION_MODES]
+CASES = [(t, m) for t in ALL_TOPOLOGIES for m in ATTENTION_MODES]
 
 
 def _x(shape, seed=0):
@@ -44,6 +44,7 @@ def test_topology_masks_as_defined():
             assert a.diagonal().all() and torch.equal(a, a.T)
     # §7.3's options A and C are one graph for three bands, different from four on
     assert torch.equal(topology_mask("hierarchical", 3), topology_mask("star", 3))
+    assert torch.equal(topology_mask("self", 4), torch.eye(4, dtype=torch.bool))  # the control: no exchange
     assert not torch.equal(topology_mask("hierarchical", 4), topology_mask("star", 4))
     assert topology_mask("star", 4, hub=1)[1].all() and not topology_mask("star", 4, hub=1)[0, 2]
 
@@ -224,8 +225,12 @@ def test_gradients_finite_and_reach_every_parameter(topology, mode):
     y = m(x)
     y.square().mean().backward()
     assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
+    # self-only at each position: a softmax over one key is 1, so the matching (q, k) gets no
+    # gradient; that is 4 x M x (C^2 + C) of the module's parameters doing nothing
+    dead = {"w_q", "b_q", "w_k", "b_k"} if (topology, mode) == ("self", "position") else set()
     for name, p in m.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert (p.grad.abs().sum() == 0) == (name in dead), name
 
 
 def test_bad_input_and_options():

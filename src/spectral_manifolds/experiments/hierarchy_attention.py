@@ -8,9 +8,10 @@ last 25 % test (chronological, :func:`~spectral_manifolds.hierarchy.evaluate.spl
 frames are standardized by the training segment; windows of ``context`` frames
 (:func:`~spectral_manifolds.hierarchy.fields.windows`).
 
-**The models** (:data:`VARIANTS`): :class:`~spectral_manifolds.hierarchy.model.HierarchicalSpectralModel`
+**The models** (``AttentionConfig.variants``): :class:`~spectral_manifolds.hierarchy.model.HierarchicalSpectralModel`
 with the fixed partition-of-unity bands (router ``"none"``, §9.2 phase 1), without attention
-and with :class:`~spectral_manifolds.hierarchy.cross_attention.CrossManifoldAttention` in each
+(fewer parameters), with self-only attention (:data:`SELF_ONLY`: every parameter of the
+attention, no band reading another: the equal-parameter control) and with :class:`~spectral_manifolds.hierarchy.cross_attention.CrossManifoldAttention` in each
 topology of ``config.topologies`` (§7.3; for M = 3 ``"star"`` is the same graph as
 ``"hierarchical"``, so the full budget uses M = 4 bands, where they differ). Same data, loss
 (next-frame MSE), AdamW, steps and batch order per seed; the seed sets the initialization and
@@ -36,14 +37,17 @@ import torch
 
 from spectral_manifolds import report, runtime
 from spectral_manifolds.hierarchy import baselines, persistence, three_speed_field, windows
-from spectral_manifolds.hierarchy.cross_attention import TOPOLOGIES
+from spectral_manifolds.hierarchy.cross_attention import CONTROL_TOPOLOGY, TOPOLOGIES
 from spectral_manifolds.hierarchy.evaluate import split_frames
 from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
 
-__all__ = ["NO_ATTENTION", "AttentionConfig", "config_for", "make_windows", "build", "train_steps", "test_mse",
+__all__ = ["NO_ATTENTION", "SELF_ONLY", "AttentionConfig", "config_for", "make_windows", "build", "train_steps", "test_mse",
            "TopologyResult", "run_topologies", "error_table", "verdict_rows"]
 
 NO_ATTENTION = "no attention"
+#: Attention with every parameter of the topologies but each band attending only to itself
+#: (``topology="self"``): the control at equal parameters for "bands gain from each other".
+SELF_ONLY = "self only"
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class AttentionConfig:
 
     @property
     def variants(self) -> tuple:
-        return (NO_ATTENTION,) + tuple(self.topologies)
+        return (NO_ATTENTION, SELF_ONLY) + tuple(self.topologies)
 
 
 def config_for(budget: str | None = None) -> AttentionConfig:
@@ -101,11 +105,12 @@ def make_windows(cfg, device=None) -> dict:
 
 
 def build(cfg, variant: str) -> HierarchicalSpectralModel:
-    """The model of ``variant`` (:data:`NO_ATTENTION` or a topology), router ``"none"``."""
-    if variant != NO_ATTENTION and variant not in TOPOLOGIES:
-        raise ValueError(f"variant must be {NO_ATTENTION!r} or one of {TOPOLOGIES}, got {variant!r}")
+    """The model of ``variant`` (:data:`NO_ATTENTION`, :data:`SELF_ONLY` or a topology), router ``"none"``."""
+    if variant not in (NO_ATTENTION, SELF_ONLY) and variant not in TOPOLOGIES:
+        raise ValueError(f"variant must be {NO_ATTENTION!r}, {SELF_ONLY!r} or one of {TOPOLOGIES}, got {variant!r}")
     att = variant != NO_ATTENTION
-    return HierarchicalSpectralModel(cfg.n_bands, n=cfg.n, attention=att, topology=variant if att else "hierarchical",
+    topology = {NO_ATTENTION: "hierarchical", SELF_ONLY: CONTROL_TOPOLOGY}.get(variant, variant)
+    return HierarchicalSpectralModel(cfg.n_bands, n=cfg.n, attention=att, topology=topology,
                                      base_dim=cfg.base_dim, attention_channels=cfg.attention_channels)
 
 
@@ -193,19 +198,25 @@ def error_table(res: TopologyResult) -> list[dict]:
 
 
 def verdict_rows(res: TopologyResult) -> list[dict]:
-    """Paired by seed: each topology vs no attention; each topology vs the first; the best learned model vs the multiplier."""
+    """Paired by seed: each topology vs no attention and vs self-only attention (equal parameters);
+    each topology vs the first; the best learned model vs the multiplier and persistence."""
     cfg_tops = [n for n in res.names if n in TOPOLOGIES]
     rows = []
     metric = "test MSE / persistence"
     for t in cfg_tops:
         rows.append(report.verdict_row(f"attention ({t}) beats no attention", report.compare(res.values(t), res.values(NO_ATTENTION)),
-                                       seed_figure="§7.1 'WHAT/WHERE transfer' (no number)", a_name=t, b_name=NO_ATTENTION,
-                                       metric=metric))
+                                       seed_figure="§7.1-7.2 (no number)", a_name=t, b_name=NO_ATTENTION, metric=metric))
+        if SELF_ONLY in res.names:
+            rows.append(report.verdict_row(f"attention ({t}) beats self-only attention (same parameters)",
+                                           report.compare(res.values(t), res.values(SELF_ONLY)),
+                                           seed_figure="§7.1 'Coarse provides structural context to fine' (no number)",
+                                           a_name=t, b_name=SELF_ONLY, metric=metric))
     for t in cfg_tops[1:]:
         rows.append(report.verdict_row(f"{t} beats {cfg_tops[0]}", report.compare(res.values(t), res.values(cfg_tops[0])),
-                                       seed_figure=f"§7.3 recommends {cfg_tops[0]!r}" if cfg_tops[0] == "hierarchical" else "—",
+                                       seed_figure="§7.3 'Start with HIERARCHICAL, try STAR if needed'"
+                                       if cfg_tops[0] == "hierarchical" else "—",
                                        a_name=t, b_name=cfg_tops[0], metric=metric))
-    learned = [NO_ATTENTION] + cfg_tops
+    learned = [n for n in (NO_ATTENTION, SELF_ONLY) if n in res.names] + cfg_tops
     best = min(learned, key=lambda k: res.values(k).mean())
     rows.append(report.verdict_row(f"best learned model ({best}) beats the per-mode multiplier",
                                    report.compare(res.values(best), res.values("ls multiplier")), a_name=best,

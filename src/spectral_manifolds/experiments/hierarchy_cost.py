@@ -206,13 +206,21 @@ def cost_memory_table(ns=(8, 16, 32), batch: int = 8, *, seed_max_n: int | None 
 
 
 def tail_exponents(table: pd.DataFrame, columns=("ms", "peak_mb", "score_entries")) -> pd.DataFrame:
-    """:func:`growth_exponents` of each column over the large-N half of each method's measured N (rows: methods)."""
-    out = {}
+    """:func:`growth_exponents` of each column, every method fitted over the same N (rows: methods).
+
+    The N are those at which every method has a value of the column (the seed's all-tokens
+    attention is timed only up to a smaller N than ours); of these the upper half, with at
+    least three points when there are three (below that the timings measure dispatch). The
+    range per column is in ``result.attrs["fitted over N"]``.
+    """
+    out, ranges = {}, {}
     for c in columns:
-        parts = []
-        for method, g in table.dropna(subset=[c]).groupby("method", sort=False):
-            ns = np.sort(g.n.unique())
-            parts.append(g[g.n >= ns[len(ns) // 2]] if len(ns) >= 4 else g[g.n >= ns[max(0, len(ns) - 2)]])
-        sub = pd.concat(parts) if parts else table.iloc[:0]
-        out[f"exponent of {c}"] = growth_exponents(sub, c)
-    return pd.DataFrame(out)
+        have = table.dropna(subset=[c])
+        per_method = [set(g.n) for _, g in have.groupby("method", sort=False)]
+        ns = np.sort(list(set.intersection(*per_method))) if per_method else np.array([])
+        keep = ns[min(len(ns) // 2, max(len(ns) - 3, 0)):]
+        out[f"exponent of {c}"] = growth_exponents(have[have.n.isin(keep)], c)
+        ranges[c] = f"{int(keep[0])}-{int(keep[-1])}" if len(keep) else "—"
+    df = pd.DataFrame(out)
+    df.attrs["fitted over N"] = ranges
+    return df

@@ -34,7 +34,7 @@ from spectral_manifolds.hierarchy.bands import (
     seed_masks, smooth_field, synthesize,
 )
 from spectral_manifolds.hierarchy.cross_attention import (
-    ATTENTION_MODES, TOPOLOGIES, CrossManifoldAttention, SeedCrossAttention, score_entries,
+    ALL_TOPOLOGIES, ATTENTION_MODES, CONTROL_TOPOLOGY, TOPOLOGIES, CrossManifoldAttention, SeedCrossAttention, score_entries,
     seed_score_entries, topology_mask,
 )
 from spectral_manifolds.hierarchy.fields import (
@@ -62,7 +62,7 @@ __all__ = ["CUTOFFS", "KINDS", "band_energy", "decompose", "lowpass", "mask_repo
            "Fields", "NextFrameTask", "SpectralAR1", "advection_diffusion", "linear_extrapolation",
            "next_frame_task", "persistence", "plane_waves", "spectral_ar1", "windows",
            "LAYOUTS", "SpectralManifold", "band_config", "capacity", "receptive_field",
-           "ATTENTION_MODES", "TOPOLOGIES", "CrossManifoldAttention", "SeedCrossAttention",
+           "ALL_TOPOLOGIES", "ATTENTION_MODES", "CONTROL_TOPOLOGY", "TOPOLOGIES", "CrossManifoldAttention", "SeedCrossAttention",
            "score_entries", "seed_score_entries", "topology_mask",
            "alerts", "datasets", "monitor", "monitor_dashboard", "video",
            "Clip", "three_speed_field", "gray_scott", "moving_digits", "fourier_shift", "carphone",

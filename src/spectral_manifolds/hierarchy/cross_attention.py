@@ -52,10 +52,15 @@ import torch.nn.functional as F
 from spectral_manifolds import validate
 from spectral_manifolds.hierarchy.bands import lowpass, radius
 
-__all__ = ["TOPOLOGIES", "ATTENTION_MODES", "topology_mask", "SeedCrossAttention", "CrossManifoldAttention",
+__all__ = ["TOPOLOGIES", "CONTROL_TOPOLOGY", "ALL_TOPOLOGIES", "ATTENTION_MODES", "topology_mask", "SeedCrossAttention", "CrossManifoldAttention",
            "seed_score_entries", "score_entries"]
 
 TOPOLOGIES = ("hierarchical", "full", "star")
+#: Not a §7.3 topology: every band attends only to itself. The module keeps every parameter
+#: (same count as the three topologies) but no band reads another: the like-for-like control
+#: for "cross-manifold transfer helps".
+CONTROL_TOPOLOGY = "self"
+ALL_TOPOLOGIES = TOPOLOGIES + (CONTROL_TOPOLOGY,)
 ATTENTION_MODES = ("position", "pooled")
 
 
@@ -72,10 +77,14 @@ def topology_mask(topology: str, bands: int, hub: int | None = None) -> torch.Te
     - ``"star"`` (option C): the hub (default ``M // 2``, the mid band) attends to all and
       all attend to the hub. For M = 3 this is the same graph as ``"hierarchical"`` (both
       are Coarse <-> Mid <-> Fine); they differ from M = 4 on (chain vs hub).
+    - ``"self"`` (:data:`CONTROL_TOPOLOGY`, not the seed's): the diagonal only, so attention
+      reduces to each band's own value and output maps (no exchange between bands).
     """
-    validate.choice("topology", topology, TOPOLOGIES)
+    validate.choice("topology", topology, ALL_TOPOLOGIES)
     validate.positive_int("bands", bands)
     i = torch.arange(bands)
+    if topology == CONTROL_TOPOLOGY:
+        return torch.eye(bands, dtype=torch.bool)
     if topology == "full":
         return torch.ones(bands, bands, dtype=torch.bool)
     if topology == "hierarchical":
@@ -138,7 +147,7 @@ class CrossManifoldAttention(nn.Module):
     Args:
         bands: M, the number of band feature maps.
         channels: C, channels of each map (the same for all bands).
-        topology: one of :data:`TOPOLOGIES` (:func:`topology_mask`); ``hub`` for ``"star"``.
+        topology: one of :data:`ALL_TOPOLOGIES` (:func:`topology_mask`); ``hub`` for ``"star"``.
         mode: ``"position"`` (band tokens at each pixel) or ``"pooled"`` (keys/values pooled
             to ``pool x pool`` per band).
         heads: attention heads; must divide C.

@@ -55,7 +55,7 @@ import torch.nn as nn
 
 from spectral_manifolds import validate
 from spectral_manifolds.hierarchy import bands as _bands
-from spectral_manifolds.hierarchy.cross_attention import TOPOLOGIES, CrossManifoldAttention
+from spectral_manifolds.hierarchy.cross_attention import ALL_TOPOLOGIES, CrossManifoldAttention
 from spectral_manifolds.hierarchy.manifold import SpectralManifold
 from spectral_manifolds.hierarchy.monitor import routing_stats
 from spectral_manifolds.hierarchy.routing import LearnableBandEdges, ModeRouter, SeedRouter, spatial_gate
@@ -95,7 +95,7 @@ class HierarchicalSpectralModel(nn.Module):
         n_bands: 2, 3 or 4 (§4.2), or a sequence of cut-offs in units of Nyquist (M-1 values, M <= 4).
         n: grid size N (needed by the ``"edges"`` and ``"modes"`` routers; checked against inputs).
         router: one of :data:`ROUTERS`.
-        attention: cross-manifold attention on or off; ``topology`` one of ``TOPOLOGIES``;
+        attention: cross-manifold attention on or off; ``topology`` one of ``ALL_TOPOLOGIES``;
             ``attention_mode`` ``"position"`` or ``"pooled"``; ``attention_channels`` C (default
             ``base_dim``; divisible by ``heads``).
         base_dim: width of the coarse band (§4.3: 32); band i has ``base_dim * 2**i``.
@@ -116,7 +116,7 @@ class HierarchicalSpectralModel(nn.Module):
                  layout: str = "text", padding: str = "circular", heads: int = 4, band_limited: bool = True):
         super().__init__()
         validate.choice("router", router, ROUTERS)
-        validate.choice("topology", topology, TOPOLOGIES)
+        validate.choice("topology", topology, ALL_TOPOLOGIES)
         validate.choice("masks", masks, _bands.KINDS)
         validate.positive_int("base_dim", base_dim)
         if n is not None:
