@@ -309,6 +309,17 @@ def test_score_counts_correct_missed_and_false():
         al.score_alerts([("x", synthetic(steps=5), "no_such_rule")])
 
 
+def test_a_rule_firing_before_the_fault_does_not_detect_it():
+    """Labelled with the fault's step: the same firing is a detection when the fault comes
+    first, and a missed fault plus a false alert when the rule was firing before it."""
+    h = synthetic(3, "traffic_concentrated")
+    start = min(a.start for a in al.check_all(h) if a.rule == "traffic_concentrated")
+    early = al.score_alerts([("fault later", h, "traffic_concentrated", start + 1)])
+    assert (early.correct, early.missed, early.false) == (0, 1, 1)
+    on_time = al.score_alerts([("fault first", h, "traffic_concentrated", start)])
+    assert (on_time.correct, on_time.missed, on_time.false) == (1, 0, 0)
+
+
 def test_a_real_loop_feeds_the_monitor_through_the_probes():
     from spectral_manifolds.hierarchy.cross_attention import CrossManifoldAttention
     from spectral_manifolds.hierarchy.per_band import band_ema

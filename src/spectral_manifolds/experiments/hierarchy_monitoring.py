@@ -197,8 +197,11 @@ class MonitorResult:
     device: str = ""
 
     def labelled(self) -> list[tuple]:
-        """``(name, history, expected)`` items for :func:`~spectral_manifolds.hierarchy.alerts.score_alerts`."""
-        return [(f"{f}, seed {s}", h, FAULTS[f]) for f, hs in self.histories.items() for s, h in zip(self.seeds, hs)]
+        """``(name, history, expected, fault_step)`` items for
+        :func:`~spectral_manifolds.hierarchy.alert_scoring.score_alerts` (an expected rule
+        already firing before the fault does not count as detecting it)."""
+        step = self.config["fault_step"]
+        return [(f"{f}, seed {s}", h, FAULTS[f], step) for f, hs in self.histories.items() for s, h in zip(self.seeds, hs)]
 
 
 def run_monitoring(cfg: MonitorConfig, *, faults=tuple(FAULTS), progress: bool = True) -> MonitorResult:
