@@ -226,7 +226,7 @@ def test_gradients_finite_and_reach_every_parameter(topology, mode):
     y.square().mean().backward()
     assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
     # self-only at each position: a softmax over one key is 1, so the matching (q, k) gets no
-    # gradient; that is 4 x M x (C^2 + C) of the module's parameters doing nothing
+    # gradient; that is 2 x M x (C^2 + C) of the module's parameters doing nothing
     dead = {"w_q", "b_q", "w_k", "b_k"} if (topology, mode) == ("self", "position") else set()
     for name, p in m.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
