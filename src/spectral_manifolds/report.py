@@ -108,7 +108,7 @@ def _digits(x: float, sig: int) -> int:
     return max(0, sig - 1 - int(math.floor(math.log10(abs(x)))))
 
 
-#: A spread below this fraction of the mean is float rounding, shown as "± 0".
+#: A spread below this fraction of the mean is float rounding: the mean is shown alone.
 _NEGLIGIBLE = 1e-9
 
 
@@ -122,14 +122,13 @@ def mean_std(s: Summary | Iterable[float], sig: int = 2) -> str:
     >>> mean_std(summarize([1.0, 1.2, 1.1]))
     '1.10 ± 0.10'
 
-    A spread that is only float rounding (below 1e-9 of the mean) prints as ``± 0``.
+    No spread, or one that is only float rounding (below 1e-9 of the mean), prints the
+    mean alone, to three significant figures.
     """
     s = s if isinstance(s, Summary) else summarize(s)
-    if s.n == 1:
+    if s.n == 1 or s.std <= _NEGLIGIBLE * abs(s.mean):
+        # one value, or values identical up to float rounding (a deterministic method over seeds)
         return _three_figures(s.mean)
-    if s.std <= _NEGLIGIBLE * abs(s.mean) or s.std == 0:
-        # identical up to float rounding (a deterministic method over several seeds)
-        return f"{_three_figures(s.mean)} ± 0"
     d = min(_digits(s.std, sig), 12)
     return f"{s.mean:.{d}f} ± {s.std:.{d}f}"
 
