@@ -2,10 +2,13 @@
 (seed 004 §4.2, §5, §6.1, §6.3, §7, §9.2, §10.1; issue 9, Part IV, chapter 4).
 
 ``run(config) -> VerdictResult``; sizes from :func:`config_for` (``runtime.sized``). Per data set
-(:data:`DATASETS`) and seed, one call of
-:func:`~spectral_manifolds.hierarchy.evaluate.evaluate_next_frame` trains and scores every model on
-the same chronological split (first frames train, last frames test), with the trainer of
-:mod:`~spectral_manifolds.experiments.hierarchy_verdict_train` (same windows, batch order, steps, lr):
+(:data:`DATASETS`), every model is trained on the chronological split of
+:func:`~spectral_manifolds.hierarchy.evaluate.evaluate_next_frame` (first frames train, last frames
+test) by :func:`~spectral_manifolds.experiments.hierarchy_verdict_train.fit_seeds` (same windows, batch
+order, steps, lr), the S seeds of a model together (one ``vmap`` step for all S, each seed from the
+init ``evaluate_next_frame`` would give it, same RNG calls, and on its own batch order). Then one call of
+``evaluate_next_frame`` per seed scores every model, its ``trainer`` hook loading the trained weights
+after checking that its training windows are the ones the models trained on:
 
 - **the hierarchical model in the seed's setting** (:data:`REFERENCE`): 3 bands (§4.2 option B), a
   learned router that can move band edges (``router=config.router``, default ``"edges"``; the seed's
@@ -18,7 +21,9 @@ the same chronological split (first frames train, last frames test), with the tr
   frames (``spectral_ar1``), ConvLSTM, a SimVP-style U-Net, an FNO, and the single-band model;
 - on ``config.ablation_dataset`` only, **ablations** (:data:`ABLATIONS`), each the reference with one
   change: router off, attention off, uniform lr, no EMA, 2 or 4 bands (§4.2's cut-offs and §4.3's widths,
-  so their parameter counts differ: reported), and **§9.2's four phases** (:data:`PHASED`).
+  so their parameter counts differ: reported), and **§9.2's four phases** (:data:`PHASED`). "no EMA" is
+  not trained again: the EMA never feeds back into training, so it is the reference's run of the same
+  seed scored with its raw weights (``Training.reuse``; its ``fit_seconds`` are the reference's).
 
 Scores (``evaluate_next_frame``, frames' units): next-frame MSE and PSNR on the test windows, the MSE
 split by the reference model's fixed output masks (``model.output_masks()``; cosine partition of unity,
@@ -41,10 +46,11 @@ import numpy as np
 import torch
 
 from spectral_manifolds import report, runtime
-from spectral_manifolds.experiments.hierarchy_verdict_train import Training, fit, scaled_phases
+from spectral_manifolds.experiments.hierarchy_verdict_train import PLAIN, Training, fit_seeds, scaled_phases
 from spectral_manifolds.hierarchy import per_band
 from spectral_manifolds.hierarchy.datasets import three_speed_field
-from spectral_manifolds.hierarchy.evaluate import evaluate_next_frame, split_frames
+from spectral_manifolds.hierarchy.evaluate import LEARNED, _build, evaluate_next_frame, split_frames
+from spectral_manifolds.hierarchy.fields import windows
 from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
 from spectral_manifolds.hierarchy.video import carphone
 
@@ -62,7 +68,7 @@ ABLATIONS = {
     "router off": ({"router": "none"}, {}),
     "attention off": ({"attention": False}, {}),
     "uniform lr": ({}, {"lr": "uniform"}),
-    "no EMA": ({}, {"ema": False}),
+    "no EMA": ({}, {"ema": False, "reuse": REFERENCE}),  # the reference's own run, raw weights
     "2 bands": ({"n_bands": 2}, {}),
     "4 bands": ({"n_bands": 4}, {}),
 }
@@ -161,7 +167,9 @@ class VerdictResult:
     ``metrics[dataset][label][metric]``: a list over ``seeds`` (metrics :data:`METRICS` and
     ``mse_band_i``); ``history[dataset][label]``: per seed, the per-epoch training MSE;
     ``phase_log``: seed 0's phases of the :data:`PHASED` run (components changed per phase);
-    ``phases``: the rescaled §9.2 table; ``band_names`` of the error split; ``split`` per data set.
+    ``phases``: the rescaled §9.2 table; ``band_names`` of the error split; ``split`` per data set;
+    ``epoch_seconds[dataset][label]``: wall time of each training epoch, all seeds together (``fit_seconds``
+    is each seed's share, their sum / S; a reused run reports its source's).
     """
 
     config: dict
@@ -176,6 +184,7 @@ class VerdictResult:
     device: str
     seconds: float = 0.0
     labels: dict = field(default_factory=dict)
+    epoch_seconds: dict = field(default_factory=dict)
 
     def values(self, dataset: str, label: str, metric: str = "mse") -> np.ndarray:
         """Per-seed values ``(n_seeds,)`` of one metric."""
@@ -189,36 +198,88 @@ class VerdictResult:
         return d
 
 
-def _one(frames, cfg, models, trainings, masks, seed):
-    log: dict = {}
-    trainer = functools.partial(fit, trainings=trainings, log=log)
-    df = evaluate_next_frame(frames, models=models, context=cfg.context, seed=seed, k=cfg.k, epochs=cfg.epochs,
-                             batch_size=cfg.batch, lr=cfg.lr, progress=False, trainer=trainer, band_masks=masks)
-    return df, log
+def _train_windows(frames: np.ndarray, cfg: VerdictConfig, dev) -> tuple[torch.Tensor, torch.Tensor]:
+    """``evaluate_next_frame``'s training windows: its split, standardized by the training segment."""
+    x = np.asarray(frames, dtype=np.float64)
+    n_train, _ = split_frames(len(x), cfg.context, cfg.k)
+    std = x[:n_train].std() if x[:n_train].std() > 0 else 1.0
+    z = torch.as_tensor((x - x[:n_train].mean()) / std, dtype=torch.float32, device=dev)
+    return windows(z[:n_train], cfg.context)
+
+
+def _init(cfg: VerdictConfig, models: dict, label: str, seed: int, dev) -> torch.nn.Module:
+    """The module ``evaluate_next_frame`` builds for ``label`` and ``seed`` (same RNG calls: same init)."""
+    name, kw = models[label]
+    torch.manual_seed(seed)
+    target = None if name == "hierarchical" else HierarchicalSpectralModel(**models[REFERENCE][1]).n_parameters
+    return _build(name, kw, cfg.context, cfg.n, target, cfg.base_dim).to(dev)
+
+
+def _train_all(frames, cfg, models, trainings, seeds, desc) -> dict:
+    """label -> ``fit_seeds`` output plus ``"states"``: every learned model, all seeds together."""
+    dev = runtime.torch_device()
+    x, y = _train_windows(frames, cfg, dev)
+    learned = [lb for lb, (name, _) in models.items() if name in LEARNED]
+    runs, total = {}, sum(trainings.get(lb, PLAIN).reuse is None for lb in learned)
+    steps = cfg.epochs * math.ceil(len(x) / cfg.batch)
+    bar = runtime.progress(total=total * len(seeds) * steps, desc=desc, mininterval=1.0)
+    with runtime.torch_cpu_threads(dev):
+        for lb in learned:
+            t = trainings.get(lb, PLAIN)
+            if t.reuse is not None:  # the reused run's raw weights, its history and time (Training.reuse)
+                runs[lb] = {**runs[t.reuse], "states": runs[t.reuse]["raw"]}
+                continue
+            mods = [_init(cfg, models, lb, s, dev) for s in seeds]
+            out = fit_seeds(mods, x, y, seeds=seeds, epochs=cfg.epochs, batch_size=cfg.batch, lr=cfg.lr,
+                            training=t, bar=bar, label=lb)
+            runs[lb] = {**out, "states": [m.state_dict() for m in mods]}
+    bar.close()
+    runs["windows"] = x
+    return runs
+
+
+def _trained(module, x, y, *, epochs, batch_size, lr, seed, bar, label, runs, seeds) -> list[float]:
+    """``evaluate_next_frame``'s ``trainer`` hook: load the weights :func:`_train_all` trained (same windows)."""
+    if x.shape != runs["windows"].shape or not torch.equal(x, runs["windows"]):
+        raise RuntimeError("evaluate_next_frame's training windows differ from the ones the models trained on")
+    i = seeds.index(seed)
+    module.load_state_dict(runs[label]["states"][i])
+    bar.update(epochs * math.ceil(len(x) / batch_size))
+    return runs[label]["history"][i]
+
+
+def _one(frames, cfg, models, runs, masks, seeds, seed):
+    trainer = functools.partial(_trained, runs=runs, seeds=seeds)
+    return evaluate_next_frame(frames, models=models, context=cfg.context, seed=seed, k=cfg.k, epochs=cfg.epochs,
+                               batch_size=cfg.batch, lr=cfg.lr, progress=False, trainer=trainer, band_masks=masks)
 
 
 def run(config: VerdictConfig | None = None) -> VerdictResult:
-    """Train and score every model on every data set and seed (module docstring)."""
+    """Train every model on every data set, the seeds of each together, and score each seed (module docstring)."""
     cfg = config_for() if config is None else config
     seeds = report.seeds_for(cfg.n_seeds)
     masks = scoring_masks(cfg)
-    metrics, history, split, steps, labels, phase_log = {}, {}, {}, {}, {}, []
+    metrics, history, split, steps, labels, epoch_seconds, phase_log = {}, {}, {}, {}, {}, {}, []
     t0 = time.perf_counter()
     for dataset in cfg.datasets:
         frames = load_frames(cfg, dataset)
         models, trainings = variants(cfg, ablations=dataset == cfg.ablation_dataset)
-        outs = report.run_seeds(lambda s: _one(frames, cfg, models, trainings, masks, s), seeds, desc=dataset)
-        cols = list(METRICS) + [c for c in outs[0][0].columns if c.startswith("mse_band_")]
-        metrics[dataset] = {lb: {c: [float(df.set_index("model").loc[lb, c]) for df, _ in outs] for c in cols}
+        runs = _train_all(frames, cfg, models, trainings, seeds, dataset)
+        outs = report.run_seeds(lambda s: _one(frames, cfg, models, runs, masks, seeds, s), seeds, progress=False)
+        cols = list(METRICS) + [c for c in outs[0].columns if c.startswith("mse_band_")]
+        metrics[dataset] = {lb: {c: [float(df.set_index("model").loc[lb, c]) for df in outs] for c in cols}
                             for lb in models}
-        history[dataset] = {lb: [df.attrs["history"][lb] for df, _ in outs] for lb in outs[0][0].attrs["history"]}
-        split[dataset] = dict(outs[0][0].attrs["split"])
+        epoch_seconds[dataset] = {lb: r["epoch_seconds"] for lb, r in runs.items() if lb != "windows"}
+        for lb, secs in epoch_seconds[dataset].items():  # the seeds trained together: each gets 1/S of the time
+            metrics[dataset][lb]["fit_seconds"] = [sum(secs) / len(seeds)] * len(seeds)
+        history[dataset] = {lb: [df.attrs["history"][lb] for df in outs] for lb in outs[0].attrs["history"]}
+        split[dataset] = dict(outs[0].attrs["split"])
         steps[dataset] = cfg.epochs * math.ceil(split[dataset]["train_windows"] / cfg.batch)
         labels[dataset] = list(models)
-        if PHASED in outs[0][1]:
-            phase_log = outs[0][1][PHASED]
+        if PHASED in runs:
+            phase_log = runs[PHASED]["phase_log"]
             phase_table = scaled_phases(steps[dataset]).table()
     phases = phase_table.astype(object).where(phase_table.notna(), None).to_dict("records") if phase_log else []
     return VerdictResult(asdict(cfg), seeds, metrics, history, split, phase_log, phases,
                          list(per_band.band_names(3)), steps, runtime.device_name(),
-                         time.perf_counter() - t0, labels)
+                         time.perf_counter() - t0, labels, epoch_seconds)

@@ -3,14 +3,15 @@
 Every verdict goes through :func:`spectral_manifolds.report.compare` (paired by seed, 95 % Student-t
 interval of the mean difference, margin 0): a component "earns its place" only when the reference
 beats the model without it by more than the seed-to-seed spread. Claims here are all "A beats B" on a
-metric where lower is better (an MSE, or train seconds).
+metric where lower is better (an MSE, or seconds per training epoch).
 
 - :func:`variant_rows`: the models of the chapter and how each is trained;
 - :func:`model_table`: one row per model of a data set (mean ± std over seeds); :func:`band_table` per band;
 - :func:`baseline_rows`: "the hierarchical model beats X" for every baseline X;
 - :func:`ablation_rows`: "component c earns its place" for every ablation, and §9.2's phases;
 - :func:`phase_rows`: §9.2's phases against training all at once, next frame and rollout;
-- :func:`strength_rows`: one row per §10.1 strength: the test that stands for it here, or why none does;
+- :func:`strength_rows`: one row per §10.1 strength: the test that stands for it here, or why none does
+  (training time: :func:`time_row`, per epoch, since the seeds of a model train together);
 - :func:`plot_models`, :func:`plot_bands`, :func:`plot_phases`: the figures.
 """
 
@@ -22,8 +23,8 @@ import numpy as np
 from spectral_manifolds import report
 from spectral_manifolds.experiments.hierarchy_verdict import BASELINES, PHASED, REFERENCE, VerdictResult
 
-__all__ = ["BAND_LABELS", "variant_rows", "model_table", "band_table", "baseline_rows", "ablation_rows", "phase_rows", "STRENGTHS", "strength_rows",
-           "plot_models", "plot_bands", "plot_phases"]
+__all__ = ["BAND_LABELS", "variant_rows", "model_table", "band_table", "baseline_rows", "ablation_rows", "phase_rows",
+           "time_row", "STRENGTHS", "strength_rows", "plot_models", "plot_bands", "plot_phases"]
 
 BAND_LABELS = {"mse_band_0": "MSE coarse", "mse_band_1": "MSE mid", "mse_band_2": "MSE fine"}
 #: ablation label -> the claim "the reference beats it" stands for.
@@ -46,7 +47,8 @@ def _fmt(values) -> str:
 
 
 def variant_rows(models: dict, trainings: dict) -> list[dict]:
-    """One row per model of :func:`hierarchy_verdict.variants`: its kind, what differs from the reference, training."""
+    """One row per model of :func:`hierarchy_verdict.variants`: its kind, what differs from the reference, training
+    (``training run``: its own, or the run it reuses, :class:`~.hierarchy_verdict_train.Training`)."""
     from spectral_manifolds.experiments.hierarchy_verdict_train import PLAIN
 
     ref = models[REFERENCE][1]
@@ -55,7 +57,8 @@ def variant_rows(models: dict, trainings: dict) -> list[dict]:
         diff = kw if lb == REFERENCE or name != "hierarchical" else {k: v for k, v in kw.items() if ref.get(k) != v}
         t = trainings.get(lb, PLAIN)
         rows.append({"label": lb, "model": name, "kwargs (vs the reference)": ", ".join(
-            f"{k}={v}" for k, v in diff.items() if k != "n") or "—", "lr": t.lr, "EMA": t.ema, "phased": t.phased})
+            f"{k}={v}" for k, v in diff.items() if k != "n") or "—", "lr": t.lr, "EMA": t.ema, "phased": t.phased,
+            "training run": "its own" if t.reuse is None else f"the {t.reuse}'s (raw weights)"})
     return rows
 
 
@@ -96,6 +99,14 @@ def band_table(result: VerdictResult, dataset: str, labels=None):
 def _row(claim, result, dataset, a, b, metric="mse", metric_name="next-frame MSE", seed_figure="—"):
     c = report.compare(result.values(dataset, a, metric), result.values(dataset, b, metric))
     return report.verdict_row(claim, c, seed_figure=seed_figure, a_name=a, b_name=b, metric=metric_name)
+
+
+def time_row(claim, result: VerdictResult, dataset: str, a: str, b: str) -> dict:
+    """"A trains faster than B": seconds per epoch (all seeds in one vmapped run, so the replicates are the
+    epochs, paired by epoch; the first epoch, with its one-time costs, is left out)."""
+    secs = result.epoch_seconds[dataset]
+    c = report.compare(secs[a][1:], secs[b][1:])
+    return report.verdict_row(claim, c, a_name=a, b_name=b, metric="seconds per epoch (all seeds; n = epochs)")
 
 
 def baseline_rows(result: VerdictResult, dataset: str, metric: str = "mse") -> list[dict]:
@@ -153,10 +164,12 @@ def strength_rows(result: VerdictResult) -> list[dict]:
                          "A (ours)": "—", "B (ours)": "—", "paired diff (95 % CI)": "—", "seeds": 0,
                          "verdict": "not tested here"})
             continue
-        if test in ("split", "coarse", "time"):
-            metric, mname = {"split": ("mse", "next-frame MSE"), "coarse": ("mse_band_0", "coarse-band MSE"),
-                             "time": ("fit_seconds", "train seconds")}[test]
+        if test in ("split", "coarse"):
+            metric, mname = {"split": ("mse", "next-frame MSE"), "coarse": ("mse_band_0", "coarse-band MSE")}[test]
             new = [_row(f"{strength} ({ds}): {what}", result, ds, REFERENCE, "single_band", metric, mname)
+                   for ds in result.metrics]
+        elif test == "time":
+            new = [time_row(f"{strength} ({ds}): {what}", result, ds, REFERENCE, "single_band")
                    for ds in result.metrics]
         elif test == "lr":
             new = [_row(f"{strength}: per-band lr beats uniform lr", result, ds_ab, REFERENCE, "uniform lr"),
