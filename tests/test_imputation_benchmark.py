@@ -159,9 +159,42 @@ def test_series_table_and_synthetic_series():
 
 
 def test_parallel_classical_methods_give_the_sequential_rows():
+    # the structural model's fits go to the pool first and its filter / smoother jobs after them
     import dataclasses
 
-    cfg = dataclasses.replace(TINY, series=("co2",), regimes=("gap4",), workers=2)
+    cfg = dataclasses.replace(TINY, series=("co2",), regimes=("gap4",), workers=2, methods=TINY.methods + ("kalman", "state_space"))
     a, b = ib.run(cfg, progress=False), ib.run(dataclasses.replace(cfg, workers=1), progress=False)
     key = lambda r: (r["regime"], r["seed"], r["method"], r["mae"], r["rmse"], r["skill"])  # noqa: E731
-    assert sorted(map(key, a.rows)) == sorted(map(key, b.rows)) and len(a.rows) == 2 * 3
+    assert sorted(map(key, a.rows)) == sorted(map(key, b.rows)) and len(a.rows) == 2 * 5
+
+
+def test_structural_model_is_fitted_once_on_the_training_part():
+    from spectral_manifolds.data.real_series import Scaler
+    from spectral_manifolds.experiments import imputation_benchmark_data as bdata
+    from spectral_manifolds.imputation import statespace
+
+    cfg = ib.BenchmarkConfig(series=("co2",), regimes=("gap4",), seeds=(0, 1), methods=("linear", "kalman", "state_space"))
+    res = ib.run(cfg, progress=False)
+    data = bdata.load("co2")
+    scaler = Scaler.fit(data.train)
+    fit = statespace.fit_structural(scaler.transform(data.train), **ib.method_options("state_space", "co2", cfg.harmonics["co2"]))
+    assert res.parameters["co2/kalman"] == res.parameters["co2/state_space"] == fit.n_params
+    for seed in cfg.seeds:
+        mask = ib.make_mask(data.test, "gap4", seed, cfg.gap_rate)
+        filtered, smoothed = fit.fills(scaler.transform(np.where(mask, np.nan, data.test)))
+        rows = {r["method"]: r for r in res.rows if r["seed"] == seed}
+        for method, fill in (("kalman", filtered), ("state_space", smoothed)):
+            assert rows[method]["mae"] == pytest.approx(metrics.mae(data.truth, scaler.inverse(fill), mask), rel=1e-9)
+        # one estimation and one pass serve both: each is charged all of it
+        assert rows["kalman"]["fit_seconds"] == rows["state_space"]["fit_seconds"] > 0
+
+
+def test_learned_settings_follow_options_and_defaults():
+    from spectral_manifolds.experiments import imputation_benchmark_learned as ibl
+
+    rows = {r["method"]: r for r in ibl.settings({"brits": {"epochs": 7, "lr": 0.02, "batch_size": 99}}, budget="quick")}
+    assert set(rows) == {"gru", "bigru", "saits", "brits", "manifoldformer (both)"}
+    assert (rows["brits"]["epochs"], rows["brits"]["step size"], rows["brits"]["batch (windows)"]) == (7, 0.02, 99)
+    assert rows["gru"]["epochs"] == 30 and rows["saits"]["epochs"] == 50 and rows["manifoldformer (both)"]["epochs"] == 15
+    full = ib.config_for("full")
+    assert {r["method"]: r["epochs"] for r in ibl.settings(full.learned_options, budget="full")}["brits"] == full.learned_options["brits"]["epochs"]

@@ -141,3 +141,27 @@ def test_bad_input_errors_through_fit_impute(method, series, options, match):
         fit_impute(_series(), method, seed=-1, **TINY)
     with pytest.raises(ValueError, match="budget"):
         fit_impute(_series(), method, budget="huge")
+
+
+@pytest.mark.parametrize("method", LEARNED)
+def test_fill_many_is_fill_on_each_series(method):
+    x = _series(T=160, C=2)
+    fit = learned.fit if method in ("gru", "bigru") else pypots_methods.fit
+    f = fit(method, x[:100], seed=0, epochs=2, window=16, local_level=True)
+    rng = np.random.default_rng(5)
+    xs = [np.where(rng.random(x[100:].shape) < p, np.nan, x[100:]) for p in (0.1, 0.3, 0.5)]
+    many = f.fill_many(xs)
+    for one, x_i in zip(many, xs):
+        np.testing.assert_allclose(one, f.fill(x_i), rtol=0, atol=1e-5)
+        assert np.array_equal(one[~np.isnan(x_i)], x_i[~np.isnan(x_i)])
+    with pytest.raises(ValueError, match="one shape"):
+        f.fill_many([xs[0], xs[0][:-1]])
+
+
+def test_windows_many_concatenates_each_series_windows():
+    Z = np.random.default_rng(0).normal(size=(3, 50, 2))
+    W, starts = learned.windows_many(Z, 16)
+    W0, s0 = learned.windows(Z[0], 16)
+    assert W.shape == (3 * len(s0),) + W0.shape[1:] and np.array_equal(starts, s0)
+    for b in range(3):
+        np.testing.assert_array_equal(W[b * len(s0) : (b + 1) * len(s0)], learned.windows(Z[b], 16)[0])

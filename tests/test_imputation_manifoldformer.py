@@ -90,3 +90,19 @@ def test_levels_are_causal_and_window_means():
     np.testing.assert_allclose(learned.causal_level(z, 2)[:, 0], [0.0, 1.0, 1.0, 3.0])
     W = np.array([[[1.0], [np.nan], [3.0]], [[np.nan], [np.nan], [np.nan]]])
     np.testing.assert_allclose(learned.window_level(W)[:, 0, 0], [2.0, 0.0])
+
+
+def test_fill_both_many_is_fill_both_on_each_series():
+    x = _series(T=200)
+    imp = mm.fit(x[:120], (0, 1), bidirectional=True, epochs=2, window=16, context=8)
+    xs = [x[120:].copy(), x[130:190].copy()]
+    xs[0][10:30] = np.nan  # a run longer than any of the other series'
+    causal, both = imp.fill_both_many(xs)
+    for i, x_i in enumerate(xs):
+        c1, b1 = imp.fill_both(x_i)
+        assert causal[i].shape == b1.shape == (2,) + x_i.shape
+        np.testing.assert_allclose(causal[i], c1, atol=1e-5)
+        np.testing.assert_allclose(both[i], b1, atol=1e-5)
+    assert imp.fill_both_many(xs, bidirectional=False)[1] == [None, None]
+    # rollouts are rounded up to powers of 4 (few compiles); the prefix of a longer rollout is the same fill
+    assert [mm._bucket(n) for n in (1, 2, 4, 5, 16, 17, 52, 512)] == [1, 4, 4, 16, 16, 64, 64, 1024]

@@ -15,9 +15,13 @@ Protocol, per series (:func:`run`):
    only, ``real_gaps`` (gap lengths drawn from CO2's 22 real gaps, ``gap_rate``); for
    C > 1 channels, ``block16`` (16-step blocks across all channels, ``gap_rate``).
 3. The classical methods (deterministic: one run per mask) fill the scaled test part
-   (``fit_impute``; the period of :data:`PERIODS` and ``harmonics`` where a method takes
-   them). The learned ones (:data:`.imputation_benchmark_learned.LEARNED`) train once
-   per **model seed** on the training part and fill every mask with those weights. A
+   (the period of :data:`PERIODS` and ``harmonics`` where a method takes them): the
+   model-free ones and the sinusoid fit on each masked test part itself (``fit_impute``);
+   the structural state-space model ('kalman', 'state_space') is fitted once per series
+   on the training part and filters / smooths every mask with those parameters
+   (:mod:`.imputation_benchmark_classical`). The learned ones
+   (:data:`.imputation_benchmark_learned.LEARNED`) train once per **model seed** on the
+   training part and fill all masks of a series with those weights in one batched pass. A
    method that cannot run on a regime (a ``ValueError``) is skipped, the reason recorded.
 4. MAE / RMSE on the hidden entries only, against the truth, in the data's units (ppmv,
    sunspot number); skill = 1 - MAE / MAE(linear) on the same mask; fit seconds.
@@ -37,15 +41,18 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from spectral_manifolds import report, runtime, validate
+from spectral_manifolds import runtime, validate
 from spectral_manifolds.data import real_series
 from spectral_manifolds.experiments import imputation_benchmark_data as bdata
+from spectral_manifolds.experiments.imputation_benchmark_classical import (  # noqa: F401  (re-exported)
+    REGIMES, STRUCTURAL, classical_job, make_mask, method_options, n_parameters, real_gap_fill, score_one, scores,
+    structural_fit_job, structural_job)
 from spectral_manifolds.experiments.imputation_benchmark_learned import LEARNED, fit_all
-from spectral_manifolds.imputation import CAUSAL, METHODS, fit_impute, masks, metrics
+from spectral_manifolds.imputation import CAUSAL, METHODS, metrics
+from spectral_manifolds.imputation.statespace import StructuralFit
 
 __all__ = [
     "SERIES", "REGIMES", "PERIODS", "LEARNED", "CLASSICAL", "BenchmarkConfig", "BenchmarkResult", "config_for",
@@ -54,11 +61,7 @@ __all__ = [
 
 SERIES = bdata.SERIES
 PERIODS = bdata.PERIODS
-REGIMES = ("mcar10", "mcar30", "mcar50", "gap1", "gap4", "gap16", "gap52", "real_gaps", "block16")
 CLASSICAL = tuple(m for m in METHODS if m not in LEARNED)
-# options each method takes (beyond the series); the rest take none
-_PERIODIC = {"kalman": ("period", "harmonics"), "state_space": ("period", "harmonics"),
-             "sinusoid": ("period", "harmonics"), "stl_linear": ("period",)}
 _HARMONICS = {"co2": 3, "sunspots": 1, "normal_modes": 5, "oscillator": 8}
 
 
@@ -133,9 +136,14 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
     Quick (~1 min on 2 CPU cores): CO2 and sunspots, MCAR 30 %, 16-step gaps and CO2's
     real gap mixture, 3 mask seeds x 2 model seeds, BRITS left out (the slowest fit),
     short training on the last 384 training steps. Full: every series, regime and
-    method, 5 mask seeds x 3 model seeds, the learned methods' full epochs in batches
-    of 64 windows (the GPU gets whole epochs per step), the classical methods spread
-    over the CPU cores (``workers``).
+    method, 5 mask seeds x 3 model seeds, the learned methods on the last 1536 training
+    steps (all of the synthetic tasks'; CO2 and sunspots then have equally many windows
+    and their ManifoldFormers share one compiled train step), each epoch one batch of
+    every window (the GPU gets whole epochs per step; SAITS and BRITS at 64 windows per
+    batch left a remnant batch of 2 or 18 windows that cost a full step), BRITS at 50
+    epochs with a step size of 0.01 (as good as 100 epochs at 0.003 in batches of 64, a
+    quarter of its steps: measured on CO2 and sunspots), the classical methods over at
+    most 8 CPU processes (``workers``), leaving cores to the chapters beside it.
     """
     quick = BenchmarkConfig(
         series=("co2", "sunspots"), regimes=("mcar30", "gap16", "real_gaps"), seeds=(0, 1, 2), model_seeds=(0, 1),
@@ -143,8 +151,11 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
         learned_options={"gru": {"epochs": 15}, "bigru": {"epochs": 30}, "saits": {"epochs": 20},
                          "manifoldformer": {"epochs": 15}},
     )
-    full = BenchmarkConfig(learned_options={m: {"batch_size": 64} for m in ("gru", "bigru", "saits", "brits", "manifoldformer")},
-                           workers=max((os.cpu_count() or 1) - 1, 1))
+    full = BenchmarkConfig(
+        train_steps=1536, workers=min(max((os.cpu_count() or 1) - 1, 1), 8),
+        learned_options={"gru": {"batch_size": 128}, "bigru": {"batch_size": 128}, "saits": {"batch_size": 128},
+                         "brits": {"batch_size": 128, "epochs": 50, "lr": 1e-2}, "manifoldformer": {"batch_size": 128}},
+    )
     return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
@@ -165,79 +176,56 @@ class BenchmarkResult:
         return json.dumps(dataclasses.asdict(self))
 
 
-def method_options(method: str, series: str, harmonics: int) -> dict:
-    """The options ``fit_impute`` gets for ``method`` on ``series`` (period, harmonics)."""
-    opts = {"period": PERIODS[series], "harmonics": int(harmonics)}
-    return {k: opts[k] for k in _PERIODIC.get(method, ())}
+class _Done:
+    """A finished result with a future's ``result()`` (the in-process path of :func:`run`)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
 
 
-def n_parameters(method: str, options: dict) -> int:
-    """Fitted parameters of a classical method: 0 for the interpolators; the
-    state-space models' variances and AR coefficients (per channel); the sinusoid
-    fit's trend, amplitudes and frequencies."""
-    if method in ("kalman", "state_space"):
-        return 1 + 1 + 1 + 1 + 2  # irregular, level, trend and seasonal variances; AR(1) phi and variance
-    if method == "sinusoid":
-        return 2 + 2 * int(options.get("harmonics", 1))
-    return 0
+def _masks(name: str, data: bdata.BenchmarkSeries, config: BenchmarkConfig, methods) -> tuple[list, list]:
+    """``([(key, mask)], skipped)``: the masks of ``config``'s regimes and seeds on one series."""
+    jobs, skipped = [], []
+    for regime in config.regimes:
+        for seed in config.seeds:
+            key = {"series": name, "regime": regime, "seed": int(seed)}
+            try:
+                if regime == "real_gaps" and name != "co2":
+                    raise ValueError("the real gap-length mixture is CO2's; the other series have no real gaps")
+                if regime.startswith("block") and data.n_channels < 2:
+                    raise ValueError("blocks across channels need C > 1")
+                jobs.append((key, make_mask(data.test, regime, int(seed), config.gap_rate)))
+            except ValueError as err:
+                skipped += [{**key, "method": m, "reason": f"mask: {err}"} for m in methods]
+    return jobs, skipped
 
 
-def make_mask(x: np.ndarray, regime: str, seed: int, gap_rate: float = 0.1) -> np.ndarray:
-    """Bool, x's shape, True on the entries ``regime`` hides in ``x`` ((T,) or (T, C), NaN = missing)."""
-    validate.choice("regime", regime, REGIMES)
-    if regime.startswith("mcar"):
-        return masks.mcar_mask(x, int(regime[4:]) / 100.0, seed)
-    if regime.startswith("gap"):
-        return masks.gap_mask(x, gap_rate, int(regime[3:]), seed)
-    if regime.startswith("block"):
-        return masks.block_mask(x, gap_rate, int(regime[5:]), seed)
-    return masks.real_gap_mask(x, gap_rate, seed)
-
-
-def _scores(truth, filled, mask, seconds) -> dict:
-    return {"mae": metrics.mae(truth, filled, mask), "rmse": metrics.rmse(truth, filled, mask),
-            "n_hidden": int(mask.sum()), "fit_seconds": float(seconds)}
-
-
-def score_one(truth: np.ndarray, mask: np.ndarray, method: str, scaler: real_series.Scaler | None = None, *, observed: np.ndarray | None = None, **options: Any) -> dict:
-    """Hide ``mask`` in ``observed`` (default ``truth``), fill the scaled series with ``method``, score against ``truth``.
-
-    Returns:
-        dict with 'mae', 'rmse' (hidden entries only, ``truth``'s units), 'n_hidden',
-        'fit_seconds'. Raises ``ValueError`` when the method cannot run.
-    """
-    truth = np.asarray(truth, dtype=np.float64)
-    mask = np.asarray(mask, dtype=bool)
-    observed = truth if observed is None else np.asarray(observed, dtype=np.float64)
-    hidden = np.where(mask, np.nan, observed)
-    if scaler is None:
-        scaler = real_series.Scaler.fit(hidden)
-    start = time.perf_counter()
-    filled = scaler.inverse(fit_impute(scaler.transform(hidden), method, **options))
-    return _scores(truth, filled, mask, time.perf_counter() - start)
-
-
-def _classical_mask(args) -> tuple[list, list, float | None]:
-    """Every classical method on one mask: ``(rows, skipped, MAE of linear)`` (a worker's job)."""
-    key, data, mask, scaler, classical, harmonics = args
-    rows, skipped, ref = [], [], None
-    for method in classical:
-        try:
-            out = score_one(data.truth, mask, method, scaler, observed=data.test, **method_options(method, key["series"], harmonics))
-        except ValueError as err:
-            skipped.append({**key, "method": method, "reason": str(err)})
-            continue
-        ref = out["mae"] if method == "linear" else ref
-        rows.append({**key, "method": method, "model_seed": None, "causal": method in CAUSAL, **out})
-    return rows, skipped, ref
+def _learned_rows(data, scaler, jobs, fitted: dict, model_seeds) -> list[dict]:
+    """Rows of every learned method on every mask; all masks of the series in one batched fill per seed."""
+    hidden = [scaler.transform(np.where(mask, np.nan, data.test)) for _, mask in jobs]
+    rows = []
+    for method, f in fitted.items():
+        t0 = time.perf_counter()
+        fills = f["fill_many"](hidden)  # per model seed: one fill per mask
+        per_mask = (time.perf_counter() - t0) / (len(jobs) * len(model_seeds))
+        for ms, by_mask, secs in zip(model_seeds, fills, f["fit_seconds"]):
+            for (key, mask), fill in zip(jobs, by_mask):
+                out = scores(data.truth, scaler.inverse(fill), mask, secs + per_mask)
+                rows.append({**key, "method": method, "model_seed": int(ms), "causal": method in CAUSAL, **out})
+    return rows
 
 
 def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> BenchmarkResult:
     """Run every (series, regime, seed, method[, model seed]) of ``config`` (default: :func:`config_for`).
 
     With ``workers > 1`` the classical methods run in spawned processes while the learned
-    ones train and fill in this one (on the GPU when there is one). Every row's skill
-    uses linear interpolation on the same mask.
+    ones train and fill in this one (on the GPU when there is one): first every series'
+    structural-model fits and model-free jobs go to the pool, then each series' learned
+    methods train here, then its structural filter / smoother jobs follow. Every row's
+    skill uses linear interpolation on the same mask.
     """
     import concurrent.futures
     import multiprocessing
@@ -245,81 +233,68 @@ def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> Benc
     config = config_for() if config is None else config
     start = time.perf_counter()
     methods = ("linear",) + tuple(m for m in config.methods if m != "linear")
-    classical = [m for m in methods if m not in LEARNED]
+    structural = [m for m in methods if m in STRUCTURAL]
+    simple = [m for m in methods if m not in LEARNED and m not in STRUCTURAL]
     learned_m = [m for m in methods if m in LEARNED]
     skipped: list[dict] = []
     params: dict = {}
-    pending: list = []  # (key, classical result or future, learned rows)
-    bar = runtime.progress(total=len(config.series) * (1 + len(config.regimes) * len(config.seeds)), desc="imputation benchmark", disable=not progress)
     pool = (concurrent.futures.ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("spawn"))
             if config.workers > 1 else None)  # spawned, not forked: safe after CUDA is initialised
+    submit = (lambda fn, a: pool.submit(fn, a)) if pool is not None else (lambda fn, a: _Done(fn(a)))  # noqa: E731
+    series = []
+    for name in config.series:
+        data = bdata.load(name, train_fraction=config.train_fraction, synthetic_steps=config.synthetic_steps)
+        jobs, bad = _masks(name, data, config, methods)
+        skipped += bad
+        series.append((name, data, real_series.Scaler.fit(data.train), jobs))
+    bar = runtime.progress(total=sum(1 + len(j) for *_, j in series), desc="imputation benchmark", disable=not progress)
     try:
-        for name in config.series:
-            data = bdata.load(name, train_fraction=config.train_fraction, synthetic_steps=config.synthetic_steps)
-            scaler = real_series.Scaler.fit(data.train)
-            jobs = []
-            for regime in config.regimes:
-                for seed in config.seeds:
-                    key = {"series": name, "regime": regime, "seed": int(seed)}
-                    try:
-                        if regime == "real_gaps" and name != "co2":
-                            raise ValueError("the real gap-length mixture is CO2's; the other series have no real gaps")
-                        if regime.startswith("block") and data.n_channels < 2:
-                            raise ValueError("blocks across channels need C > 1")
-                        jobs.append((key, make_mask(data.test, regime, int(seed), config.gap_rate)))
-                    except ValueError as err:
-                        skipped += [{**key, "method": m, "reason": f"mask: {err}"} for m in methods]
-                        bar.update(1)
-            args = [(key, data, mask, scaler, classical, config.harmonics[name]) for key, mask in jobs]
-            futures = [pool.submit(_classical_mask, a) if pool else None for a in args]
-            train = data.train if config.train_steps is None else data.train[-config.train_steps:]
-            fitted = fit_all(scaler.transform(train), learned_m, config.model_seeds, config.learned_options) if learned_m else {}
-            params.update({f"{name}/{m}": f["n_params"] for m, f in fitted.items()})
-            params.update({f"{name}/{m}": n_parameters(m, method_options(m, name, config.harmonics[name])) for m in classical})
+        fits = {}  # the structural model first: its mask jobs wait for it
+        for name, data, scaler, jobs in series:
+            if structural and jobs:
+                z = scaler.transform(data.train)
+                z = z[:, None] if z.ndim == 1 else z
+                opts = method_options("state_space", name, config.harmonics[name])
+                fits[name] = [submit(structural_fit_job, (z[:, c], opts)) for c in range(z.shape[1])]
+        simple_jobs = {name: [submit(classical_job, (key, data, mask, scaler, simple, config.harmonics[name])) for key, mask in jobs]
+                       for name, data, scaler, jobs in series}
+        learned_rows, structural_jobs = {}, {}
+        for name, data, scaler, jobs in series:
+            harmonics = config.harmonics[name]
+            params.update({f"{name}/{m}": n_parameters(m, method_options(m, name, harmonics)) * data.n_channels for m in simple})
+            if learned_m and jobs:
+                train = data.train if config.train_steps is None else data.train[-config.train_steps:]
+                fitted = fit_all(scaler.transform(train), learned_m, config.model_seeds, config.learned_options)
+                params.update({f"{name}/{m}": f["n_params"] for m, f in fitted.items()})
+                learned_rows[name] = _learned_rows(data, scaler, jobs, fitted, config.model_seeds)
+            if name in fits:
+                try:
+                    fit = StructuralFit.stack([f.result() for f in fits[name]])
+                except ValueError as err:
+                    skipped += [{**key, "method": m, "reason": str(err)} for key, _ in jobs for m in structural]
+                else:
+                    params.update({f"{name}/{m}": fit.n_params for m in structural})
+                    structural_jobs[name] = [submit(structural_job, (key, data, mask, scaler, fit, structural)) for key, mask in jobs]
             bar.update(1)
-            for (key, mask), a, fut in zip(jobs, args, futures):
-                learned_rows = []
-                hidden = scaler.transform(np.where(mask, np.nan, data.test))
-                for method, f in fitted.items():
-                    for ms, fill, secs in zip(config.model_seeds, f["fills"], f["fit_seconds"]):
-                        t0 = time.perf_counter()
-                        out = _scores(data.truth, scaler.inverse(fill(hidden)), mask, secs + time.perf_counter() - t0)
-                        learned_rows.append({**key, "method": method, "model_seed": int(ms), "causal": method in CAUSAL, **out})
-                pending.append((fut if fut is not None else _classical_mask(a), learned_rows))
-                bar.update(1 if pool is None else 0)
         rows: list[dict] = []
-        for done, learned_rows in pending:
-            done_rows, failed, ref = done.result() if pool is not None else done
-            skipped += failed
-            for r in done_rows + learned_rows:
-                r["skill"] = float(metrics.skill(r["mae"], ref)) if ref is not None else None
-            rows += done_rows + learned_rows
-            bar.update(1 if pool is not None else 0)
+        for name, data, scaler, jobs in series:
+            by_key = {}
+            for r in learned_rows.get(name, []):
+                by_key.setdefault((r["regime"], r["seed"]), []).append(r)
+            for i, (key, _) in enumerate(jobs):
+                done, failed, ref = simple_jobs[name][i].result()
+                more, failed2 = structural_jobs[name][i].result() if name in structural_jobs else ([], [])
+                skipped += failed + failed2
+                mask_rows = done + more + by_key.get((key["regime"], key["seed"]), [])
+                for r in mask_rows:
+                    r["skill"] = float(metrics.skill(r["mae"], ref)) if ref is not None else None
+                rows += mask_rows
+                bar.update(1)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         bar.close()
     return BenchmarkResult(rows, skipped, dataclasses.asdict(config), time.perf_counter() - start, params)
-
-
-def real_gap_fill(series: str = "co2", method: str = "state_space", *, harmonics: int = 3, train_fraction: float = 0.7) -> real_series.RealSeries:
-    """CO2 with its 59 real missing weeks filled by ``method`` (for a plot; no truth, not scored).
-
-    The series is scaled by a Scaler fitted on the observed training part; observed
-    entries are returned bit for bit unchanged.
-
-    Returns:
-        a :class:`RealSeries` like :func:`load_co2`'s, ``values`` (2284,) with no NaN.
-    """
-    validate.choice("series", series, ("co2",))
-    validate.choice("method", method, CLASSICAL)
-    raw = real_series.load_co2()
-    train, _, _ = real_series.chronological_split(raw.values, train_fraction)
-    scaler = real_series.Scaler.fit(train)
-    filled = scaler.inverse(fit_impute(scaler.transform(raw.values), method, **method_options(method, series, harmonics)))
-    values = raw.values.copy()
-    values[raw.missing] = filled[raw.missing]
-    return dataclasses.replace(raw, values=values)
 
 
 from spectral_manifolds.experiments.imputation_benchmark_tables import summary_rows, verdict_rows  # noqa: E402  (re-exported)

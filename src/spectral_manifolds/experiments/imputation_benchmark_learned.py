@@ -13,8 +13,11 @@ vmapped program, forward and backward models with them
 (:func:`spectral_manifolds.imputation.manifoldformer_method.fit`): 'manifoldformer'
 uses the forward model's rollout, 'manifoldformer_bidir' the cross-fade of both.
 
-:func:`fit_all` returns, per method, one ``fill(x) -> filled`` per model seed, the
-parameter count and the fit seconds per seed.
+:func:`fit_all` returns, per method, a ``fill_many(xs)`` that fills a list of series (every
+mask of a test part) with every model seed's weights in one batched pass per seed
+(:meth:`spectral_manifolds.imputation.learned.Fitted.fill_many`,
+:meth:`~spectral_manifolds.imputation.manifoldformer_method.MFImputer.fill_both_many`),
+the parameter count and the fit seconds per seed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 from spectral_manifolds import validate
 from spectral_manifolds.imputation import learned, manifoldformer_method, pypots_methods
 
-__all__ = ["LEARNED", "MF", "fit_all"]
+__all__ = ["LEARNED", "MF", "fit_all", "settings"]
 
 LEARNED = ("gru", "manifoldformer", "bigru", "saits", "brits", "manifoldformer_bidir")
 MF = ("manifoldformer", "manifoldformer_bidir")
@@ -41,8 +44,9 @@ def fit_all(train: np.ndarray, methods, model_seeds, options: dict | None = None
         options: method -> keyword options of its ``fit`` (epochs, batch_size, window, ...).
 
     Returns:
-        ``{method: {"fills": [fill per seed], "n_params": int, "fit_seconds": [per seed]}}``;
-        ``fill(x)`` takes and returns x's shape and units, observed entries unchanged.
+        ``{method: {"fill_many": f, "n_params": int, "fit_seconds": [per seed]}}``;
+        ``f(xs)`` takes a list of series of one shape (x's units) and returns, per model
+        seed, the list of their filled copies (observed entries unchanged).
     """
     options = options or {}
     seeds = tuple(int(s) for s in model_seeds)
@@ -56,32 +60,54 @@ def fit_all(train: np.ndarray, methods, model_seeds, options: dict | None = None
         fits = []
         for s in seeds:
             opts = {"local_level": True, **options.get(method, {})}
-            if method in ("gru", "bigru"):
-                fits.append(learned.fit(method, train, seed=s, **opts))
-            else:
-                fits.append(pypots_methods.fit(method, train, seed=s, **opts))
-        out[method] = {"fills": [f.fill for f in fits], "n_params": fits[0].n_params, "fit_seconds": [f.fit_seconds for f in fits]}
+            fit = learned.fit if method in ("gru", "bigru") else pypots_methods.fit
+            fits.append(fit(method, train, seed=s, **opts))
+        out[method] = {"fill_many": lambda xs, fits=fits: [f.fill_many(xs) for f in fits], "n_params": fits[0].n_params,
+                       "fit_seconds": [f.fit_seconds for f in fits]}
     wanted = [m for m in MF if m in methods]
     if wanted:
         opts = dict(options.get("manifoldformer", {}))
+        bi_wanted = "manifoldformer_bidir" in wanted
         start = time.perf_counter()
-        imp = manifoldformer_method.fit(train, seeds, bidirectional="manifoldformer_bidir" in wanted, **opts)
+        imp = manifoldformer_method.fit(train, seeds, bidirectional=bi_wanted, **opts)
         per_seed = (time.perf_counter() - start) / len(seeds)
         n = manifoldformer_method.parameter_count(1 if np.ndim(train) == 1 else np.shape(train)[1], imp.window)
         cache: dict = {}
-        bi_wanted = "manifoldformer_bidir" in wanted
 
-        def member(i: int, bidirectional: bool) -> Callable:
-            def fill(x):
-                if cache.get("x") is not x:  # every seed and both methods' fills of one series: one batched call
-                    cache.update(x=x, fills=imp.fill_both(x, bidirectional=bi_wanted))
-                return cache["fills"][1 if bidirectional else 0][i]
+        def many(bidirectional: bool) -> Callable:
+            def fill_many(xs):
+                if cache.get("xs") is not xs:  # both methods' fills of one list of series: one set of rollouts
+                    cache.update(xs=xs, fills=imp.fill_both_many(xs, bidirectional=bi_wanted))
+                per_x = cache["fills"][1 if bidirectional else 0]  # per series: (seeds, ...)
+                return [[f[i] for f in per_x] for i in range(len(seeds))]
 
-            return fill
+            return fill_many
 
         for m in wanted:
             bi = m == "manifoldformer_bidir"
             # the pair's training time is shared: each method is charged the seconds of the models it uses
-            secs = per_seed if bi or "manifoldformer_bidir" not in wanted else per_seed / 2
-            out[m] = {"fills": [member(i, bi) for i in range(len(seeds))], "n_params": n * (2 if bi else 1), "fit_seconds": [secs] * len(seeds)}
+            secs = per_seed if bi or not bi_wanted else per_seed / 2
+            out[m] = {"fill_many": many(bi), "n_params": n * (2 if bi else 1), "fit_seconds": [secs] * len(seeds)}
     return out
+
+
+def settings(options: dict | None = None, budget: str | None = None, methods=LEARNED) -> list[dict]:
+    """Per learned method of ``methods`` (the two ManifoldFormers as one row): the epochs,
+    windows per batch (at most; capped at the windows there are), step size and window
+    length its ``fit`` gets from ``options`` (the config's ``learned_options``), else the
+    fit's defaults for ``budget``: the sizes a chapter prints instead of quoting them."""
+    import inspect
+
+    options = options or {}
+    fits = {"gru": (learned.fit, learned._EPOCHS), "bigru": (learned.fit, learned._EPOCHS),
+            "saits": (pypots_methods.fit, pypots_methods._EPOCHS), "brits": (pypots_methods.fit, pypots_methods._EPOCHS),
+            "manifoldformer": (manifoldformer_method.fit, manifoldformer_method._EPOCHS)}
+    rows = []
+    for method in dict.fromkeys("manifoldformer" if m in MF else m for m in methods):
+        fn, table = fits[method]
+        defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not inspect.Parameter.empty}
+        opts = {**defaults, **options.get(method, {})}
+        rows.append({"method": "manifoldformer (both)" if method == "manifoldformer" else method,
+                     "epochs": learned.epochs_for(method, opts.get("epochs"), budget, table),
+                     "batch (windows)": opts["batch_size"], "step size": opts["lr"], "window": opts["window"]})
+    return rows

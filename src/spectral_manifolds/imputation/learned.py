@@ -39,97 +39,33 @@ unless given. Seeded with ``runtime.seed_everything(seed)`` (weights) and the
 generator (batches, masks); on ``runtime.torch_device()`` with one CPU thread on small
 machines (``runtime.torch_cpu_threads``). Needs at least :data:`MIN_OBSERVED`
 observations per channel.
+
+The protocol's pieces (scaling, windows, levels, blending, :class:`Fitted`) live in
+:mod:`.learned_protocol` and are importable from here too.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from spectral_manifolds import runtime, validate
-from spectral_manifolds.data.real_series import Scaler
+from spectral_manifolds.imputation import learned_protocol
+from spectral_manifolds.imputation.learned_protocol import (  # noqa: F401  (re-exported)
+    MIN_OBSERVED, Fitted, blend, causal_level, fill_missing, prepare, window_level, windows, windows_many)
 
-__all__ = ["MIN_OBSERVED", "Fitted", "fit", "window_level", "causal_level", "prepare", "windows", "blend", "fill_missing", "gru", "bigru", "parameter_count", "epochs_for"]
+__all__ = ["MIN_OBSERVED", "Fitted", "fit", "window_level", "causal_level", "prepare", "windows", "windows_many", "blend",
+           "fill_missing", "gru", "bigru", "parameter_count", "epochs_for"]
 
-#: Fewest observed entries per channel a learned imputer accepts (the scaler needs 2;
-#: a handful more give the self-supervised loss something to fit).
-MIN_OBSERVED = 8
 _EPOCHS = {"gru": (30, 150), "bigru": (30, 150)}
 
 
 def epochs_for(method: str, epochs: int | None, budget: str | None, table: dict | None = None) -> int:
     """``epochs`` when given (a positive int), else ``runtime.sized`` of the method's
     (quick, full) epochs in ``table`` (default: this module's) for ``budget``."""
-    if epochs is not None:
-        validate.positive_int("epochs", epochs)
-        return int(epochs)
-    quick, full = (_EPOCHS if table is None else table)[method]
-    return int(runtime.sized(quick=quick, full=full, budget_name=budget))
-
-
-def prepare(x: np.ndarray, train_end: int | None) -> tuple[np.ndarray, Scaler, int]:
-    """Scale ``x`` ((T,) or (T, C), NaN = missing) on the observed ``x[:train_end]``.
-
-    Returns:
-        ``(z, scaler, end)``: z (T, C) float32 scaled, NaN kept; the fitted scaler;
-        ``end`` the training cut (T when ``train_end`` is None).
-    """
-    x2 = np.asarray(x, dtype=np.float64)
-    x2 = x2[:, None] if x2.ndim == 1 else x2
-    T = x2.shape[0]
-    end = T if train_end is None else int(train_end)
-    if not 2 <= end <= T:
-        raise ValueError(f"train_end must be in 2..{T}, got {train_end!r}")
-    if np.any(np.sum(~np.isnan(x2[:end]), axis=0) < 2):
-        raise ValueError("every channel needs at least 2 observed entries before train_end")
-    scaler = Scaler.fit(x2[:end])
-    return scaler.transform(x2).astype(np.float32), scaler, end
-
-
-def windows(z: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Overlapping windows of ``z`` ((T, C)): ``(W, starts)``, W (N, L, C) with
-    ``L = min(length, T)``, stride ``max(L // 2, 1)``, the last window ending at T."""
-    T = z.shape[0]
-    L = int(min(length, T))
-    if L < 2:
-        raise ValueError(f"windows need a length >= 2, got {length!r} for T = {T}")
-    starts = list(range(0, T - L + 1, max(L // 2, 1)))
-    if starts[-1] != T - L:
-        starts.append(T - L)
-    starts = np.asarray(starts)
-    return np.stack([z[s : s + L] for s in starts]), starts
-
-
-def fill_missing(x: np.ndarray, pred_scaled: np.ndarray, scaler: Scaler) -> np.ndarray:
-    """Write ``scaler.inverse(pred_scaled)`` ((T, C)) into the missing entries of a copy of ``x``."""
-    out = np.array(x, dtype=np.float64, copy=True)
-    pred = scaler.inverse(np.asarray(pred_scaled, dtype=np.float64))
-    pred = pred[:, 0] if out.ndim == 1 else pred
-    miss = np.isnan(out)
-    out[miss] = pred[miss]
-    return out
-
-
-def window_level(W: np.ndarray) -> np.ndarray:
-    """(N, 1, C): the mean of each window's observed entries (0 where a channel has none)."""
-    obs = ~np.isnan(W)
-    n = obs.sum(axis=1, keepdims=True)
-    return np.where(n > 0, np.nansum(W, axis=1, keepdims=True) / np.maximum(n, 1), 0.0).astype(W.dtype)
-
-
-def causal_level(z: np.ndarray, length: int) -> np.ndarray:
-    """(T, C): at step t the mean of the observed entries of ``z[t - length : t]`` (the past
-    only; 0 where there are none, e.g. at t = 0)."""
-    obs = ~np.isnan(z)
-    c = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(np.where(obs, z, 0.0), axis=0)])
-    n = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(obs, axis=0)])
-    t = np.arange(z.shape[0])
-    lo = np.maximum(t - int(length), 0)
-    s, k = c[t] - c[lo], n[t] - n[lo]
-    return np.where(k > 0, s / np.maximum(k, 1), 0.0).astype(z.dtype)
+    return learned_protocol.epochs_for(method, epochs, budget, _EPOCHS if table is None else table)
 
 
 # --------------------------------------------------------------------------- networks
@@ -183,31 +119,6 @@ def parameter_count(method: str, n_features: int = 1, hidden: int = 32) -> int:
     return int(sum(p.numel() for p in build(int(n_features), int(hidden)).parameters()))
 
 
-@dataclass
-class Fitted:
-    """A trained learned imputer: ``fill(x)`` imputes any series of the training channels
-    with the trained weights (no retraining), scaled by the training scaler.
-
-    Attributes:
-        method: its name; net: the trained model; scaler: fitted on the observed
-            training values; window: L; n_params: trainable parameters; fit_seconds: wall time.
-    """
-
-    method: str
-    net: object
-    scaler: Scaler
-    window: int
-    n_params: int
-    fit_seconds: float
-    predict: Callable = field(repr=False, default=None)
-
-    def fill(self, x: np.ndarray) -> np.ndarray:
-        """A filled copy of x ((T,) or (T, C), NaN = missing); observed entries unchanged."""
-        z = self.scaler.transform(np.asarray(x, dtype=np.float64))
-        z = (z[:, None] if z.ndim == 1 else z).astype(np.float32)
-        return fill_missing(x, self.predict(z), self.scaler)
-
-
 def fit(method: str, x: np.ndarray, *, hidden: int = 32, window: int = 64, epochs: int | None = None, batch_size: int = 16,
         lr: float = 5e-3, mask_rate: float = 0.2, train_end: int | None = None, seed: int = 0, budget: str | None = None,
         local_level: bool = False) -> Fitted:
@@ -257,10 +168,10 @@ def fit(method: str, x: np.ndarray, *, hidden: int = 32, window: int = 64, epoch
                 opt.step()
     n_params = int(sum(p.numel() for p in net.parameters()))
 
-    def predict(zz: np.ndarray) -> np.ndarray:
-        level = causal_level(zz, L) if causal else 0.0
+    def predict(Z: np.ndarray) -> np.ndarray:
+        level = np.stack([causal_level(z, L) for z in Z]) if causal else 0.0
         with runtime.torch_cpu_threads(device), torch.no_grad():
-            return _predict(method, net, zz - level, L, device, centre=local_level and not causal) + level
+            return _predict(method, net, Z - level, L, device, centre=local_level and not causal) + level
 
     return Fitted(method, net, scaler, L, n_params, time.perf_counter() - start, predict)
 
@@ -270,40 +181,28 @@ def _fit_fill(method: str, x: np.ndarray, **kw) -> np.ndarray:
     return fit(method, x, **kw).fill(x)
 
 
-def _predict(method: str, net, z: np.ndarray, window: int, device, centre: bool = False) -> np.ndarray:
-    """(T, C) predictions of the trained network over the scaled series ``z``.
+def _predict(method: str, net, Z: np.ndarray, window: int, device, centre: bool = False) -> np.ndarray:
+    """(B, T, C) predictions of the trained network over the scaled series ``Z`` (B, T, C),
+    all of them in one batched pass.
 
-    'gru': one causal rollout over the whole series. 'bigru': the training windows'
+    'gru': one causal rollout over each whole series. 'bigru': the training windows'
     length, overlapping windows blended with triangular weights (a step counts most in
     the window where it is central, so both directions have context).
     """
     import torch
 
     _, forward = _NETS[method]
+    B, T = Z.shape[:2]
     if method == "gru":
-        W, starts = z[None], np.zeros(1, dtype=int)
+        W, starts = Z, np.zeros(1, dtype=int)
     else:
-        W, starts = windows(z, window)
+        W, starts = windows_many(Z, window)
     level = window_level(W) if centre else np.zeros((len(W), 1, W.shape[2]), W.dtype)
     W = W - level
     m = torch.from_numpy(~np.isnan(W)).float().to(device)
     zz = torch.from_numpy(np.nan_to_num(W, nan=0.0)).to(device)
-    P = forward(net, zz * m, m).cpu().numpy().astype(np.float64) + level
-    return blend(P, starts, z.shape[0])
-
-
-def blend(P: np.ndarray, starts: np.ndarray, T: int) -> np.ndarray:
-    """Blend window predictions P (N, L, C) starting at ``starts`` (N,) into (T, C),
-    with triangular weights ``min(i + 1, L - i)`` (a window's centre counts most)."""
-    P = np.asarray(P, dtype=np.float64)
-    L = P.shape[1]
-    weight = np.minimum(np.arange(1, L + 1), np.arange(L, 0, -1)).astype(np.float64)[:, None]
-    num = np.zeros((T, P.shape[2]))
-    den = np.zeros((T, 1))
-    for s, p in zip(starts, P):
-        num[s : s + L] += weight * p
-        den[s : s + L] += weight
-    return num / den
+    P = (forward(net, zz * m, m).cpu().numpy().astype(np.float64) + level).reshape(B, len(starts), W.shape[1], W.shape[2])
+    return np.stack([blend(p, starts, T) for p in P])
 
 
 def gru(x: np.ndarray, hidden: int = 32, window: int = 64, epochs: int | None = None, batch_size: int = 16,

@@ -14,8 +14,9 @@ the Scaler fitted on the observed ``x[:train_end]``
 (:func:`~spectral_manifolds.imputation.learned.prepare`), the overlapping windows of
 ``x[:train_end]`` (:func:`~spectral_manifolds.imputation.learned.windows`,
 ``n_steps = min(window, train_end)``, ``n_features = C``). After training, every window
-of the whole series is imputed and the windows are blended
-(:func:`~spectral_manifolds.imputation.learned.blend`, triangular weights).
+of the series to fill is imputed (the windows of several series in one pass,
+:meth:`~spectral_manifolds.imputation.learned.Fitted.fill_many`) and the windows are
+blended (:func:`~spectral_manifolds.imputation.learned.blend`, triangular weights).
 
 Small documented sizes (DESIGN.md, "Compare like with like"; counts for C = 1 from
 :func:`parameter_count`): SAITS ``n_layers=2, d_model=32, n_heads=2, d_k=d_v=16,
@@ -122,11 +123,17 @@ def fit(method: str, x: np.ndarray, *, window: int = 48, epochs: int | None = No
             model.fit({"X": W})
     n_params = int(sum(p.numel() for p in model.model.parameters() if p.requires_grad))
 
-    def predict(zz: np.ndarray) -> np.ndarray:
-        Wall, starts = learned.windows(zz, L)
+    def predict(Z: np.ndarray) -> np.ndarray:
+        Wall, starts = learned.windows_many(Z, L)
         level = learned.window_level(Wall) if local_level else 0.0
-        with runtime.torch_cpu_threads(device), _quiet():
-            return learned.blend(model.impute({"X": Wall - level}) + level, starts, zz.shape[0])
+        train_batch, model.batch_size = model.batch_size, max(len(Wall), 1)  # every window of every series in one pass
+        try:
+            with runtime.torch_cpu_threads(device), _quiet():
+                P = model.impute({"X": Wall - level}) + level
+        finally:
+            model.batch_size = train_batch
+        P = P.reshape(len(Z), len(starts), L, Z.shape[2])
+        return np.stack([learned.blend(p, starts, Z.shape[1]) for p in P])
 
     return learned.Fitted(method, model, scaler, L, n_params, time.perf_counter() - start, predict)
 
