@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from spectral_manifolds import validate
 from spectral_manifolds.hierarchy import baselines, per_band
@@ -167,8 +168,6 @@ def _snapshot(params: dict, parts) -> dict:
             for c in parts}
 
 
-_CPU_SDPA = "_scaled_dot_product_flash_attention_for_cpu"
-
 
 def _looped(loss_mod):
     """The vmapped step as a loop over the seeds (slices of the stacked weights: same gradients)."""
@@ -229,15 +228,15 @@ def fit_seeds(modules, x, y, *, seeds, epochs, batch_size, lr, training: Trainin
                 loss_mod.losses = frozenset({"reconstruction", "manifold"})
             idx = torch.stack(idx)  # (S, B)
             try:
-                with warnings.catch_warnings():  # CPU only: torch has no vmap rule for this kernel and loops it
-                    warnings.filterwarnings("ignore", message=f".*batching rule for aten::{_CPU_SDPA}")
+                with sdpa_kernel(SDPBackend.MATH):  # the fused kernels reject a vmapped attn_mask on CUDA
                     loss, mse = step_fn(state, x[idx], y[idx])
             except (RuntimeError, NotImplementedError) as err:  # an op without a vmap rule: same step, a loop
                 if step_fn is looped:
                     raise
                 warnings.warn(f"vmap failed ({err}); {label!r}: training its seeds one after another")
                 step_fn = looped
-                loss, mse = step_fn(state, x[idx], y[idx])
+                with sdpa_kernel(SDPBackend.MATH):
+                    loss, mse = step_fn(state, x[idx], y[idx])
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
