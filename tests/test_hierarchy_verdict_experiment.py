@@ -47,8 +47,9 @@ def test_equal_training_budget_and_the_seed_count(result):
         assert all(len(h) == cfg["epochs"] for runs in hist.values() for h in runs)
         assert result.steps[ds] == cfg["epochs"] * math.ceil(result.split[ds]["train_windows"] / cfg["batch"])
         assert set(result.labels[ds]) >= {hv.REFERENCE, *hv.BASELINES}
-    assert set(result.labels["three_speed"]) >= set(hv.ABLATIONS) | {hv.PHASED}
-    assert not set(result.labels["carphone"]) & (set(hv.ABLATIONS) | {hv.PHASED})
+    assert set(result.labels["three_speed"]) >= set(hv.ABLATIONS) | {hv.PHASED, hv.PHASED_RAW}
+    assert hv.RAW in result.labels["carphone"]  # the reference's raw weights: scored on every data set
+    assert not set(result.labels["carphone"]) & ((set(hv.ABLATIONS) - {hv.RAW}) | {hv.PHASED, hv.PHASED_RAW})
 
 
 def test_result_is_json_able(result):
@@ -209,9 +210,20 @@ def test_trainer_hook_refuses_other_windows():
 
 
 def test_no_ema_row_reports_the_reference_training_time(result):
+    for ds in result.metrics:
+        assert np.array_equal(result.values(ds, hv.RAW, "fit_seconds"), result.values(ds, hv.REFERENCE, "fit_seconds"))
+        assert result.history[ds][hv.RAW] == result.history[ds][hv.REFERENCE]
     ds = result.config["ablation_dataset"]
-    assert np.array_equal(result.values(ds, "no EMA", "fit_seconds"), result.values(ds, hv.REFERENCE, "fit_seconds"))
-    assert result.history[ds]["no EMA"] == result.history[ds][hv.REFERENCE]
+    assert result.history[ds][hv.PHASED_RAW] == result.history[ds][hv.PHASED]
+
+
+def test_raw_weight_rows_compare_the_intended_runs(result):
+    """The raw-weight verdicts pair the runs they name: phased raw vs reference raw; no-EMA model vs baselines."""
+    rows = ht.phase_rows(result, raw=True)
+    assert [r["A (ours)"].split(":")[0] for r in rows] == [hv.PHASED_RAW] * 2
+    assert [r["B (ours)"].split(":")[0] for r in rows] == [hv.RAW] * 2
+    base = ht.baseline_rows(result, "carphone", reference=hv.RAW)
+    assert len(base) == len(hv.BASELINES) and all(r["A (ours)"].startswith(hv.RAW) for r in base)
 
 
 def test_bad_config():

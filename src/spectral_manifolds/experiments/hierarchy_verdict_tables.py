@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from spectral_manifolds import report
-from spectral_manifolds.experiments.hierarchy_verdict import BASELINES, PHASED, REFERENCE, VerdictResult
+from spectral_manifolds.experiments.hierarchy_verdict import BASELINES, PHASED, PHASED_RAW, RAW, REFERENCE, VerdictResult
 
 __all__ = ["BAND_LABELS", "variant_rows", "model_table", "band_table", "baseline_rows", "ablation_rows", "phase_rows",
            "time_row", "STRENGTHS", "strength_rows", "plot_models", "plot_bands", "plot_phases"]
@@ -32,7 +32,7 @@ CLAIMS = {
     "router off": "learned routing (§5) earns its place",
     "attention off": "cross-manifold attention (§7) earns its place",
     "uniform lr": "per-band learning rates (§6.1) earn their place",
-    "no EMA": "per-band EMA (§6.3) earns its place",
+    RAW: "per-band EMA (§6.3) earns its place",
     "2 bands": "a third band (§4.2 option B over A) earns its place",
 }
 
@@ -109,10 +109,12 @@ def time_row(claim, result: VerdictResult, dataset: str, a: str, b: str) -> dict
     return report.verdict_row(claim, c, a_name=a, b_name=b, metric="seconds per epoch (all seeds; n = epochs)")
 
 
-def baseline_rows(result: VerdictResult, dataset: str, metric: str = "mse") -> list[dict]:
-    """"hierarchical beats X" on ``dataset`` for every baseline X (``metric`` ``"mse"`` or ``"rollout_mse"``)."""
+def baseline_rows(result: VerdictResult, dataset: str, metric: str = "mse", reference: str = REFERENCE) -> list[dict]:
+    """"hierarchical beats X" on ``dataset`` for every baseline X (``metric`` ``"mse"`` or ``"rollout_mse"``);
+    ``reference``: the hierarchical label that stands for the model (:data:`RAW`: its raw weights, no EMA)."""
     name = "next-frame MSE" if metric == "mse" else f"{result.config['k']}-step rollout MSE"
-    return [_row(f"{dataset}: hierarchical beats {b}", result, dataset, REFERENCE, b, metric, name) for b in BASELINES]
+    who = "hierarchical" if reference == REFERENCE else f"hierarchical ({reference})"
+    return [_row(f"{dataset}: {who} beats {b}", result, dataset, reference, b, metric, name) for b in BASELINES]
 
 
 def ablation_rows(result: VerdictResult) -> list[dict]:
@@ -125,12 +127,14 @@ def ablation_rows(result: VerdictResult) -> list[dict]:
     return rows
 
 
-def phase_rows(result: VerdictResult) -> list[dict]:
-    """"§9.2's four phases beat training all at once" (same total steps), next-frame and k-step rollout MSE."""
+def phase_rows(result: VerdictResult, raw: bool = False) -> list[dict]:
+    """"§9.2's four phases beat training all at once" (same total steps), next-frame and k-step rollout MSE;
+    ``raw``: both runs scored with their raw weights instead of their §6.3 EMA."""
     ds, k = result.config["ablation_dataset"], result.config["k"]
-    claim = "§9.2's four phases beat training all at once"
-    return [_row(claim, result, ds, PHASED, REFERENCE),
-            _row(f"{claim} ({k}-step rollout)", result, ds, PHASED, REFERENCE, "rollout_mse", f"{k}-step rollout MSE")]
+    a, b = (PHASED_RAW, RAW) if raw else (PHASED, REFERENCE)
+    claim = "§9.2's four phases beat training all at once" + (", raw weights (no EMA)" if raw else "")
+    return [_row(claim, result, ds, a, b),
+            _row(f"{claim} ({k}-step rollout)", result, ds, a, b, "rollout_mse", f"{k}-step rollout MSE")]
 
 
 #: §10.1's seven strengths: (strength, the seed's words, the test that stands for it, or None and why not).
@@ -173,7 +177,7 @@ def strength_rows(result: VerdictResult) -> list[dict]:
                    for ds in result.metrics]
         elif test == "lr":
             new = [_row(f"{strength}: per-band lr beats uniform lr", result, ds_ab, REFERENCE, "uniform lr"),
-                   _row(f"{strength}: per-band EMA beats no EMA", result, ds_ab, REFERENCE, "no EMA")]
+                   _row(f"{strength}: per-band EMA beats no EMA", result, ds_ab, REFERENCE, RAW)]
         else:
             new = [_row(f"{strength}: 4 bands beat 3", result, ds_ab, "4 bands", REFERENCE),
                    _row(f"{strength}: 3 bands beat 2", result, ds_ab, REFERENCE, "2 bands")]
