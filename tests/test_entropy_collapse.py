@@ -119,8 +119,8 @@ def test_quick_orderings_of_the_chapter(quick):
     assert np.all(energy[E.SEEDS_LOSS] > before)
     assert np.all(energy[E.SEEDS_LOSS] > energy[E.FIDELITY])
     assert np.all(energy[E.SEEDS_LOSS] > energy[E.CENTRED])
-    rows = {r["claim"].split(" (epoch")[0]: r for r in E.verdict_rows(quick)}
-    assert rows["the seeds' loss raises the time-mean energy above fidelity alone"]["verdict"] == report.REPRODUCED
+    # (no verdict is asserted: with 3 seeds the paired interval is wide, and the full run finds the
+    # seeds' loss against fidelity alone inconclusive; the per-seed orderings above are the quick claim)
     # ... and lowers its own (uncentred) entropy more than the fidelity alone does
     assert np.all(np.asarray(quick.at(E.SEEDS_LOSS, "entropy", e)) < np.asarray(quick.at(E.FIDELITY, "entropy", e)))
     # the distance ends higher on average, below the constant latent's ceiling
