@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spectral_manifolds import losses, report, sphere
-from spectral_manifolds.alignment import DynamicCayleyRotation
 from spectral_manifolds.experiments import seed_experiments as S
 from spectral_manifolds.experiments.ladder import (
     ABLATION_TASK,
@@ -33,6 +32,7 @@ from spectral_manifolds.experiments.ladder import (
     run_seeds,
     terms,
 )
+from spectral_manifolds.rotations import DynamicCayleyRotation
 from spectral_manifolds.rvae import RVAE
 
 SMALL_MAIN = dataclasses.replace(MAIN_TASK, seq_len=33)

@@ -25,6 +25,7 @@ from spectral_manifolds.experiments.ladder.config import (
     main_script_config,
 )
 from spectral_manifolds.fractional import PowerLawMemory
+from spectral_manifolds.manifold_field import ManifoldField
 
 
 def _z(shape, seed=0):
@@ -98,8 +99,8 @@ def test_switch_validation():
         with pytest.raises(ValueError, match="form='seed'"):
             ku.KuramotoAttention(6, form="sakaguchi", rngs=nnx.Rngs(0), **kw)
     with pytest.raises(ValueError, match="memory_kind"):
-        ku.ManifoldField(6, memory_kind="lstm", rngs=nnx.Rngs(0))
-    field = ku.ManifoldField(6, rngs=nnx.Rngs(0))
+        ManifoldField(6, memory_kind="lstm", rngs=nnx.Rngs(0))
+    field = ManifoldField(6, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="freeze_keys"):
         field.step(_z((5, 6)), freeze_keys="yes")
     with pytest.raises(ValueError):
@@ -110,7 +111,7 @@ def test_switch_validation():
 
 # --------------------------------------------------------------------------- ManifoldField
 def _random_field(seed=0, **kw):
-    f = ku.ManifoldField(6, form="seed", memory_len=8, zero_init=False, alpha_init=0.2, rngs=nnx.Rngs(seed), **kw)
+    f = ManifoldField(6, form="seed", memory_len=8, zero_init=False, alpha_init=0.2, rngs=nnx.Rngs(seed), **kw)
     return f
 
 
@@ -198,7 +199,7 @@ def test_depthwise_memory_init():
 
 
 def test_field_with_depthwise_memory():
-    f = ku.ManifoldField(6, memory_len=8, memory_kind="depthwise_conv", rngs=nnx.Rngs(0))
+    f = ManifoldField(6, memory_len=8, memory_kind="depthwise_conv", rngs=nnx.Rngs(0))
     assert isinstance(f.memory, DepthwiseConvMemory) and isinstance(f.memory.kernel, nnx.Param)
     z = _z((2, 8, 6), 9)
     np.testing.assert_allclose(np.asarray(f.step(z)), np.asarray(z), rtol=0, atol=1e-6)  # zero init: identity (up to the retraction)

@@ -7,7 +7,7 @@ The model assembles the book's tested parts; it adds no new mathematics:
 * Stage I, :class:`spectral_manifolds.rvae.RVAE`: two causal convolutions (64 channels,
   kernel 5, ReLU) -> ``mu`` normalized onto the sphere, ``sigma = softplus(.) + eps``,
   tangent sample + exponential map; pointwise decoder ``Dense(128)-ReLU-Dense(C)``.
-* Stage II, :class:`spectral_manifolds.kuramoto.ManifoldField`: the latent ODE
+* Stage II, :class:`spectral_manifolds.manifold_field.ManifoldField`: the latent ODE
   ``dz/dt = Pi_{T_z}(W_style M(t) + F_kuramoto(z))`` with the causal power-law memory
   ``M`` (:mod:`spectral_manifolds.fractional`, learnable kernel initialized as the
   power law) and causal Kuramoto attention; one classic RK4 step of ``h = 1`` (seed 000,
@@ -45,7 +45,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from spectral_manifolds import ode, sphere, validate
-from spectral_manifolds.kuramoto import ManifoldField
+from spectral_manifolds.manifold_field import ManifoldField
 from spectral_manifolds.rvae import RVAE
 
 __all__ = ["ManifoldFormerConfig", "ManifoldFormer", "ManifoldFormerOutput", "count_params", "param_breakdown"]

@@ -121,7 +121,8 @@ def _train(model, z_tr, o_tr, z_te, o_te, cfg: RotationFitConfig, name: str, bat
     import optax
     from flax import nnx
 
-    from spectral_manifolds.alignment import oracle_distance, orthogonality_penalty, procrustes_sq
+    from spectral_manifolds.alignment import oracle_distance, procrustes_sq
+    from spectral_manifolds.rotations import orthogonality_penalty
 
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adam(cfg.lr)
@@ -255,7 +256,7 @@ def run(config: RotationFitConfig = RotationFitConfig(), *, static: bool = True,
     import jax
     from flax import nnx
 
-    from spectral_manifolds.alignment import CONTEXTS, DynamicCayleyRotation, StaticCayleyRotation
+    from spectral_manifolds.rotations import CONTEXTS, DynamicCayleyRotation, StaticCayleyRotation
 
     key = runtime.seed_everything(config.seed)
     data = fit_data(config)

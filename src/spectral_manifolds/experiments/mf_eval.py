@@ -14,7 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from spectral_manifolds import runtime
-from spectral_manifolds.data.oscillators import OscillatorData, linear_fill
+from spectral_manifolds.data.gaps import linear_fill
+from spectral_manifolds.data.oscillators import OscillatorData
 from spectral_manifolds.experiments import mf_floors
 
 

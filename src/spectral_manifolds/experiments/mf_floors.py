@@ -14,7 +14,7 @@ the strongest simple baseline). numpy only.
   forecast it; the noise makes a longer p useful.
 
 Both forecasters see only the context, as the model's rollouts do; linear interpolation
-(:func:`spectral_manifolds.data.oscillators.linear_fill`) also sees the far side.
+(:func:`spectral_manifolds.data.gaps.linear_fill`) also sees the far side.
 """
 
 from __future__ import annotations

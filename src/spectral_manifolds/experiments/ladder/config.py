@@ -17,7 +17,7 @@ import numpy as np
 
 from spectral_manifolds import validate
 from spectral_manifolds.data.oscillators import SeedTaskConfig
-from spectral_manifolds.kuramoto import MEMORY_KINDS
+from spectral_manifolds.manifold_field import MEMORY_KINDS
 
 # --------------------------------------------------------------------------- tasks
 #: Seed 001 sections 12 and 14, experiments 7-12: the seeds' main task (DESIGN.md).
@@ -279,7 +279,7 @@ class MainScriptConfig(Config):
         reduce: ``"mean"`` over the attended keys (``"sum"``: up to ``T`` times the force).
         freeze_keys: hold the coupling's keys at the step's input through the RK4 stages (True).
         memory_kind: ``"power_law"`` or ``"depthwise_conv"`` (a learned causal depthwise
-            convolution over the same lags, ``kuramoto.ManifoldField``).
+            convolution over the same lags, ``manifold_field.ManifoldField``).
         metrics_after_update: compute each batch's logged metrics with the parameters
             *after* its update (True), at the cost of a second forward pass per step.
     """

@@ -13,8 +13,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from spectral_manifolds import losses
-from spectral_manifolds.alignment import as_batched, oracle_distances, orthogonality_penalty
+from spectral_manifolds.alignment import oracle_distances
 from spectral_manifolds.experiments.ladder.config import _WEIGHTS, METRICS
+from spectral_manifolds.rotations import as_batched, orthogonality_penalty
 
 __all__ = ["fidelity_parts", "fidelity_loss", "latent_entropy", "decorrelation_loss", "terms", "metrics"]
 

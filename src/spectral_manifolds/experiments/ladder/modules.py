@@ -7,12 +7,12 @@ uses is a runtime input, ``jax.lax.switch``):
 * encoder -- the causal-conv encoder of :class:`spectral_manifolds.rvae.RVAE`, used three
   ways: ``"euclidean"`` (the raw mean head; Patch A), ``"sphere"`` (the mean normalized,
   no sampling; section 3.1) and ``"sphere_sample"`` (tangent sample + exponential map);
-* rotation -- :class:`spectral_manifolds.alignment.DynamicCayleyRotation` with the
+* rotation -- :class:`spectral_manifolds.rotations.DynamicCayleyRotation` with the
   contexts of seed 001, sections 7-10 (``"mean"``, ``"velocity"``, ``"endpoints"``,
   ``"covariance"``), default (random) initialization as the seed's;
 * dynamics -- ``"identity"``; ``"residual"`` (:class:`ResidualCell`, section 4.1);
   ``"tangent"`` (:class:`TangentStepCell`, section 7.3); ``"manifold"``
-  (:class:`spectral_manifolds.kuramoto.ManifoldField`, one RK4 step of ``h = 1``);
+  (:class:`spectral_manifolds.manifold_field.ManifoldField`, one RK4 step of ``h = 1``);
 * decoder -- the RVAE's pointwise MLP: ``pred = decode(z_next)``, ``recon = decode(z)``.
 """
 
@@ -25,11 +25,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 from spectral_manifolds import sphere
-from spectral_manifolds.alignment import DynamicCayleyRotation
 from spectral_manifolds.data.oscillators import SeedTaskConfig
+from spectral_manifolds.rotations import DynamicCayleyRotation
 from spectral_manifolds import validate
 from spectral_manifolds.experiments.ladder.config import INITS, ROTATIONS, Config
-from spectral_manifolds.kuramoto import ManifoldField
+from spectral_manifolds.manifold_field import ManifoldField
 from spectral_manifolds.rvae import RVAE
 
 __all__ = ["ResidualCell", "TangentStepCell", "LadderOutput", "LadderModel"]
