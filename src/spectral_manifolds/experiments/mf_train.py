@@ -55,7 +55,7 @@ def losses(model, x, y_next, y_recon, key, *, kl_weight=0.0, latent_weight=0.0, 
     import jax.numpy as jnp
 
     from spectral_manifolds import sphere
-    from spectral_manifolds.rvae import kl_to_uniform
+    from spectral_manifolds.wrapped_normal import kl_to_uniform
 
     mu, sigma = model.vae.encode(x)
     if key is None:

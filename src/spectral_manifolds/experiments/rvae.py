@@ -6,7 +6,7 @@ Task (DESIGN.md, "The seeds' experimental setup"; data from
 
     loss = MSE(x_hat, y_recon) + beta * KL(q(z | x) || Uniform(S^(d-1)))
 
-with the single-sample Monte-Carlo KL of :func:`spectral_manifolds.rvae.kl_to_uniform`
+with the single-sample Monte-Carlo KL of :func:`spectral_manifolds.wrapped_normal.kl_to_uniform`
 (nats per time step). Adam (optax) at ``lr = 1e-3`` (seed 000, lesson 3).
 
 :func:`run_many` trains several models in a single compiled program (``jax.vmap`` over
@@ -17,7 +17,7 @@ pairs by seed. :func:`run_sweep` is one model per ``beta``, :func:`run` the one-
 case. A test set is drawn with a different data seed. Results carry the
 per-epoch mean tangent length ``|v|`` (``radius``): pi means samples sit at the antipode
 of ``mu`` (the seed's initialization), far above pi that ``sigma`` ran away onto the wide
-plateau of the KL (large ``beta``; see :mod:`spectral_manifolds.rvae`).
+plateau of the KL (large ``beta``; see :mod:`spectral_manifolds.wrapped_normal`).
 """
 
 from __future__ import annotations
@@ -160,7 +160,8 @@ def run_many(configs: Sequence[Config]) -> list[Result]:
     import optax
     from flax import nnx
 
-    from spectral_manifolds.rvae import RVAE, kl_to_uniform
+    from spectral_manifolds.rvae import RVAE
+    from spectral_manifolds.wrapped_normal import kl_to_uniform
 
     configs = list(configs)
     if not configs or not all(isinstance(c, Config) for c in configs):

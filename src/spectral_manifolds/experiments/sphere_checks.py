@@ -2,9 +2,9 @@
 
 Seed 000_bd4cbe8700a1031d.txt, Stage I puts the latent on S^(d-1); chapter 1 checks the
 book's maps (:mod:`spectral_manifolds.sphere`) against geoopt's ``Sphere`` and mpmath, and
-measures the KL of :mod:`spectral_manifolds.rvae` and its pathwise gradient. Each function
-returns plain rows (dicts) or arrays; the chapter turns rows into DataFrames with
-:func:`spectral_manifolds.report.table`.
+measures the KL of :mod:`spectral_manifolds.wrapped_normal` and its pathwise gradient.
+Each function returns plain rows (dicts) or arrays; the chapter turns rows into
+DataFrames with :func:`spectral_manifolds.report.table`.
 
 * :func:`geoopt_eps` -- geoopt's clamp of ``<x, y>`` in ``Sphere.dist`` read from its
   source module, and the smallest distance it can return, ``arccos(1 - eps)``.
@@ -122,7 +122,7 @@ def distance_accuracy(angles: Sequence[float] = (1e-6, 1e-4, 1e-2, 1.0, math.pi 
 
 def kl_limit(d: int) -> float:
     """``KL_inf = log A_(d-1) - log A_(d-2) - log pi + (d-2) log 2``: a very wide wrapped normal vs uniform."""
-    from spectral_manifolds.rvae import log_sphere_area
+    from spectral_manifolds.wrapped_normal import log_sphere_area
 
     return log_sphere_area(d) - log_sphere_area(d - 1) - math.log(math.pi) + (d - 2) * math.log(2)
 
@@ -136,15 +136,15 @@ def kl_vs_scale(sigmas: Sequence[float], dim: int, n_samples: int = 50_000, seed
     import jax
     import jax.numpy as jnp
 
-    from spectral_manifolds import rvae, sphere
+    from spectral_manifolds import sphere, wrapped_normal
 
     mu = sphere.normalize(jnp.ones(dim))
 
     @jax.jit
     def mean_kl(key, s):
         sig = jnp.full((n_samples, dim), s)
-        _, v = rvae.sample_tangent(key, jnp.broadcast_to(mu, (n_samples, dim)), sig)
-        return rvae.kl_to_uniform(mu, jnp.full((dim,), s), v, n_wraps=n_wraps).mean()
+        _, v = wrapped_normal.sample_tangent(key, jnp.broadcast_to(mu, (n_samples, dim)), sig)
+        return wrapped_normal.kl_to_uniform(mu, jnp.full((dim,), s), v, n_wraps=n_wraps).mean()
 
     return np.asarray([float(mean_kl(jax.random.key(seed), s)) for s in sigmas])
 
@@ -159,13 +159,13 @@ def kl_gradient_samples(sigma: float, dim: int = 21, n: int = 20_000, seed: int 
     import jax
     import jax.numpy as jnp
 
-    from spectral_manifolds import rvae, sphere
+    from spectral_manifolds import sphere, wrapped_normal
 
     mu = sphere.normalize(jnp.arange(1.0, dim + 1.0))
 
     def single(s, key):
         sig = jnp.full((dim,), s)
-        return rvae.kl_to_uniform(mu, sig, rvae.sample_tangent(key, mu, sig)[1])
+        return wrapped_normal.kl_to_uniform(mu, sig, wrapped_normal.sample_tangent(key, mu, sig)[1])
 
     keys = jax.random.split(jax.random.key(seed), n)
     g = np.asarray(jax.jit(jax.vmap(jax.grad(single), in_axes=(None, 0)))(sigma, keys))
