@@ -168,7 +168,6 @@ def _snapshot(params: dict, parts) -> dict:
             for c in parts}
 
 
-
 def _looped(loss_mod):
     """The vmapped step as a loop over the seeds (slices of the stacked weights: same gradients)."""
     def step(state, xb, yb):
@@ -187,6 +186,8 @@ def fit_seeds(modules, x, y, *, seeds, epochs, batch_size, lr, training: Trainin
     per-epoch training MSE, "epoch_seconds": (epochs,) wall time of each epoch (all seeds at once),
     "raw": per seed the state dict before the EMA swap, "phase_log": seed 0's phases, or []}``.
     ``vectorize=False`` (or an op that ``vmap`` cannot batch, with a warning) loops over the seeds instead.
+    Attention runs on SDPA's math backend in both: on CUDA the fused kernels reject a vmapped
+    ``attn_mask`` ("attn_bias: wrong shape"), which sent every seed stack to the loop (H200, torch 2.11).
     """
     modules = list(modules)
     if len(modules) != len(seeds) or not modules:
