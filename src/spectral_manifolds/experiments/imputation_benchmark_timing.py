@@ -39,10 +39,10 @@ def _timed(fn, *args):
     return out, time.perf_counter() - start
 
 
-def part_times(series: str = "co2", config: ib.BenchmarkConfig | None = None) -> list[dict]:
+def part_times(series: str = "co2", config: ib.BenchmarkConfig | None = None, *, verbose: bool = False) -> list[dict]:
     """One row per timed part on ``series`` (module docstring): ``part``, ``method``,
     ``seconds`` (one repetition), ``count`` (repetitions in the full run of ``config``) and
-    ``device`` (the torch device of the learned methods)."""
+    ``device`` (the torch device of the learned methods). ``verbose``: print each row as it is measured."""
     cfg = ib.config_for() if config is None else config
     validate.choice("series", series, cfg.series)
     data = bdata.load(series, train_fraction=cfg.train_fraction, synthetic_steps=cfg.synthetic_steps)
@@ -53,39 +53,45 @@ def part_times(series: str = "co2", config: ib.BenchmarkConfig | None = None) ->
         raise ValueError(f"no mask of {cfg.regimes} applies to {series!r}")
     key, mask = jobs[0]
     device = str(runtime.torch_device())
-    rows = []
+    rows: list[dict] = []
+
+    def add(row: dict) -> None:
+        row = {"series": series, **row, "total seconds": row["seconds"] * row["count"], "device": device}
+        if verbose:
+            print(f"{series}: {row['part']}, {row['method']}: {row['seconds']:.2f} s x {row['count']}", flush=True)
+        rows.append(row)
     train = data.train if cfg.train_steps is None else data.train[-cfg.train_steps:]
     z_train = scaler.transform(train)
     hidden = [scaler.transform(np.where(m, np.nan, data.test)) for _, m in jobs]
     learned = [m for m in methods if m in ibl.LEARNED and m not in ibl.MF]
     for m in learned:
         fitted, secs = _timed(ibl.fit_all, z_train, [m], cfg.model_seeds[:1], cfg.learned_options)
-        rows.append({"part": "fit (one model seed)", "method": m, "seconds": secs, "count": len(cfg.model_seeds)})
+        add({"part": "fit (one model seed)", "method": m, "seconds": secs, "count": len(cfg.model_seeds)})
         _, secs = _timed(fitted[m]["fill_many"], hidden)
-        rows.append({"part": "fill every mask", "method": m, "seconds": secs, "count": len(cfg.model_seeds)})
+        add({"part": "fill every mask", "method": m, "seconds": secs, "count": len(cfg.model_seeds)})
     mf = [m for m in methods if m in ibl.MF]
     if mf:
         fitted, secs = _timed(ibl.fit_all, z_train, mf, cfg.model_seeds, cfg.learned_options)
-        rows.append({"part": "fit (all model seeds at once)", "method": " + ".join(mf), "seconds": secs, "count": 1})
+        add({"part": "fit (all model seeds at once)", "method": " + ".join(mf), "seconds": secs, "count": 1})
         _, secs = _timed(fitted[mf[0]]["fill_many"], hidden)
-        rows.append({"part": "fill every mask", "method": " + ".join(mf), "seconds": secs, "count": 1})
+        add({"part": "fill every mask", "method": " + ".join(mf), "seconds": secs, "count": 1})
     structural = [m for m in methods if m in ibc.STRUCTURAL]
     if structural:
         z = z_train[:, None] if z_train.ndim == 1 else z_train
         opts = ibc.method_options("state_space", series, cfg.harmonics[series])
         fit, secs = _timed(ibc.structural_fit_job, (z[:, 0], opts))
-        rows.append({"part": "structural estimation (one channel)", "method": "kalman + state_space",
+        add({"part": "structural estimation (one channel)", "method": "kalman + state_space",
                      "seconds": secs, "count": z.shape[1]})
         fits = [fit] + [ibc.structural_fit_job((z[:, c], opts)) for c in range(1, z.shape[1])]
         stacked = ibc.statespace.StructuralFit.stack(fits)
         _, secs = _timed(ibc.structural_job, (key, data, mask, scaler, stacked, structural))
-        rows.append({"part": "structural pass (one mask)", "method": "kalman + state_space", "seconds": secs,
+        add({"part": "structural pass (one mask)", "method": "kalman + state_space", "seconds": secs,
                      "count": len(jobs)})
     simple = [m for m in methods if m not in ibl.LEARNED and m not in ibc.STRUCTURAL]
     _, secs = _timed(ibc.classical_job, (key, data, mask, scaler, simple, cfg.harmonics[series]))
-    rows.append({"part": "model-free methods (one mask)", "method": ", ".join(simple), "seconds": secs,
+    add({"part": "model-free methods (one mask)", "method": ", ".join(simple), "seconds": secs,
                  "count": len(jobs)})
-    return [{"series": series, **r, "total seconds": r["seconds"] * r["count"], "device": device} for r in rows]
+    return rows
 
 
 def estimate(rows: list[dict], workers: int = 1) -> dict:
@@ -105,6 +111,6 @@ if __name__ == "__main__":  # python -m spectral_manifolds.experiments.imputatio
     import pandas as pd
 
     cfg = ib.config_for()
-    all_rows = [r for s in (sys.argv[1:] or cfg.series) for r in part_times(s, cfg)]
+    all_rows = [r for s in (sys.argv[1:] or cfg.series) for r in part_times(s, cfg, verbose=True)]
     print(pd.DataFrame(all_rows).round(2).to_string(index=False))
     print({s: round(v) for s, v in estimate(all_rows, cfg.workers).items()}, "seconds (estimate)")
