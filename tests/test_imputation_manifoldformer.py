@@ -106,3 +106,24 @@ def test_fill_both_many_is_fill_both_on_each_series():
     assert imp.fill_both_many(xs, bidirectional=False)[1] == [None, None]
     # rollouts are rounded up to powers of 4 (few compiles); the prefix of a longer rollout is the same fill
     assert [mm._bucket(n) for n in (1, 2, 4, 5, 16, 17, 52, 512)] == [1, 4, 4, 16, 16, 64, 64, 1024]
+
+
+def test_fill_runs_roll_out_only_fully_missing_steps():
+    z = np.zeros((10, 3))
+    z[2:5, :] = np.nan  # every channel: one rollout of 3 steps
+    z[6, 1] = np.nan  # some channels: one-step predictions
+    z[7, :2] = np.nan
+    starts, lengths = mm.fill_runs(z)
+    assert starts.tolist() == [2, 6, 7] and lengths.tolist() == [3, 1, 1]
+    one = np.where(np.isnan(z[:, :1]), np.nan, 0.0)  # C = 1: the runs of missing steps
+    assert [r.tolist() for r in mm.fill_runs(one)] == [[2, 7], [3, 1]]
+
+
+def test_partially_missing_step_is_filled_from_its_past_only():
+    x = _series(T=200, C=2)
+    x[150, 0] = np.nan  # channel 1 of step 150 observed
+    imp = mm.fit(x[:140], (0,), bidirectional=False, epochs=2, window=16, context=8)
+    other = x.copy()
+    other[150:, 1] += 3.0  # the step's observed channel and everything after it
+    a, b = imp.fill(x)[0], imp.fill(other)[0]
+    assert np.isfinite(a[150, 0]) and a[150, 0] == b[150, 0]

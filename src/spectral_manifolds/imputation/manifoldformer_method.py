@@ -19,9 +19,12 @@ pointwise decoder), at small documented sizes (:data:`SIZES`, C = 1: see
    that holds filled gaps. Several seeds train in one ``jax.vmap``-ed program
    (:mod:`.manifoldformer_train`).
 3. **Fill** (:meth:`MFImputer.fill`): the series is pre-filled by LOCF (causal); for
-   each run of missing steps ``[s, s + L)`` the ``context`` steps before it are encoded
-   once and the latent state is rolled forward ``L`` steps
-   (:meth:`ManifoldFormer.impute_latent`), then decoded. The runs of every series of a
+   each run of fully missing steps ``[s, s + L)`` the ``context`` steps before it are
+   encoded once and the latent state is rolled forward ``L`` steps
+   (:meth:`ManifoldFormer.impute_latent`), then decoded. A step where only some channels
+   are missing is a run of length 1 (:func:`fill_runs`): a one-step prediction fills its
+   missing channels, so scattered missing entries of a (T, C) series never merge into one
+   long rollout that ignores the observed channels. The runs of every series of a
    call (:meth:`MFImputer.fill_both_many`: all masks of a test part at once) are grouped
    by their length rounded up to a power of 4 and rolled out in fixed batches
    (``_CHUNK``): one compile per (length, model shape), shared by both directions and by
@@ -49,7 +52,7 @@ from spectral_manifolds.imputation import classical, learned
 from spectral_manifolds.imputation.manifoldformer_train import (  # noqa: F401  (_config, SIZES, parameter_count re-exported)
     SIZES, model_config as _config, parameter_count, train_members)
 
-__all__ = ["SIZES", "MFImputer", "fit", "manifoldformer", "manifoldformer_bidir", "parameter_count"]
+__all__ = ["SIZES", "MFImputer", "fill_runs", "fit", "manifoldformer", "manifoldformer_bidir", "parameter_count"]
 
 _EPOCHS = {"manifoldformer": (15, 60), "manifoldformer_bidir": (15, 60)}
 _CHUNK = 64  # runs per rollout call (padded): the compiled shape does not depend on the mask
@@ -72,6 +75,22 @@ def _rollout_fn(graphdef, P, R, ctx_shape: tuple, n: int):
         _ROLLOUTS[key] = runtime.compile_with_notice(f, P, R, jnp.zeros((_CHUNK,) + tuple(ctx_shape), jnp.float32),
                                                      name=f"ManifoldFormer rollout of {n} steps")
     return _ROLLOUTS[key]
+
+
+def fill_runs(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, lengths)`` of the runs :class:`MFImputer` fills, in time order, for z (T, C)
+    with NaN = missing: each run of steps in which **every** channel is missing (a latent
+    rollout of its length), and each step in which only **some** channels are missing, as
+    a run of length 1 (a one-step prediction from the context before it: the observed
+    channels of the step stay as they are). For C = 1 these are the runs of missing steps."""
+    miss = np.isnan(np.asarray(z)).reshape(len(z), -1)
+    full = miss.all(axis=1)
+    s_full, l_full = gap_runs(full)
+    partial = np.flatnonzero(miss.any(axis=1) & ~full)
+    starts = np.concatenate([s_full, partial]).astype(int)
+    lengths = np.concatenate([l_full, np.ones(partial.size)]).astype(int)
+    order = np.argsort(starts, kind="stable")
+    return starts[order], lengths[order]
 
 
 def _bucket(length: int) -> int:
@@ -125,7 +144,7 @@ class MFImputer:
         for b, z in enumerate(zs):
             pre = classical.locf(z)
             outs.append(np.repeat(pre[None], M, axis=0))
-            starts, lengths = gap_runs(np.isnan(z).any(axis=1))
+            starts, lengths = fill_runs(z)
             if starts.size == 0:
                 continue
             padded = np.concatenate([np.repeat(pre[:1], K, axis=0), pre])  # edge-padded history
@@ -170,7 +189,7 @@ class MFImputer:
         if bidirectional:
             bwds = [f[:, ::-1] for f in self._directions([z[::-1].copy() for z in zs], "backward")]
             for i, z in enumerate(zs):
-                starts, lengths = gap_runs(np.isnan(z).any(axis=1))
+                starts, lengths = fill_runs(z)
                 w = np.ones(z.shape[0])
                 for s, L in zip(starts, lengths):
                     w[s : s + L] = (L - np.arange(L)) / (L + 1.0)
