@@ -198,3 +198,18 @@ def test_learned_settings_follow_options_and_defaults():
     assert rows["gru"]["epochs"] == 30 and rows["saits"]["epochs"] == 50 and rows["manifoldformer (both)"]["epochs"] == 15
     full = ib.config_for("full")
     assert {r["method"]: r["epochs"] for r in ibl.settings(full.learned_options, budget="full")}["brits"] == full.learned_options["brits"]["epochs"]
+
+
+def test_learned_jobs_in_processes_give_the_in_process_rows():
+    import dataclasses
+
+    from spectral_manifolds.experiments import imputation_benchmark_learned as ibl
+
+    assert ibl.groups(["saits", "manifoldformer_bidir", "gru", "linear"]) == [("gru",), ("manifoldformer_bidir",), ("saits",)]
+    assert ibl.groups(ib.LEARNED)[0] == ("brits",) and ("manifoldformer", "manifoldformer_bidir") in ibl.groups(ib.LEARNED)
+    cfg = ib.BenchmarkConfig(series=("co2", "sunspots"), regimes=("gap4",), seeds=(0,), model_seeds=(0,), methods=("linear", "gru", "bigru"),
+                             train_steps=128, learned_options={"gru": {"epochs": 2}, "bigru": {"epochs": 2}}, learned_workers=2)
+    a, b = ib.run(cfg, progress=False), ib.run(dataclasses.replace(cfg, learned_workers=1), progress=False)
+    key = lambda r: (r["series"], r["regime"], r["seed"], r["method"], r["model_seed"], round(r["mae"], 9))  # noqa: E731
+    assert [key(r) for r in a.rows] == [key(r) for r in b.rows] and len(a.rows) == 2 * 3
+    assert a.parameters == b.parameters

@@ -50,8 +50,9 @@ from spectral_manifolds.experiments import imputation_benchmark_data as bdata
 from spectral_manifolds.experiments.imputation_benchmark_classical import (  # noqa: F401  (re-exported)
     REGIMES, STRUCTURAL, classical_job, make_mask, method_options, n_parameters, real_gap_fill, score_one, scores,
     structural_fit_job, structural_job)
-from spectral_manifolds.experiments.imputation_benchmark_learned import LEARNED, fit_all
-from spectral_manifolds.imputation import CAUSAL, METHODS, metrics
+from spectral_manifolds.experiments import imputation_benchmark_learned as ibl
+from spectral_manifolds.experiments.imputation_benchmark_learned import LEARNED
+from spectral_manifolds.imputation import METHODS, metrics
 from spectral_manifolds.imputation.statespace import StructuralFit
 
 __all__ = [
@@ -85,6 +86,9 @@ class BenchmarkConfig:
             training part (None: all of it).
         synthetic_steps: (training, test) lengths of the synthetic trajectories.
         workers: processes for the classical methods (one mask per job; 1: in process).
+        learned_workers: processes that train the learned methods, one (series, method)
+            job each (:func:`.imputation_benchmark_learned.groups`), beside each other on
+            the one GPU (1: in process, one after another).
     """
 
     series: tuple[str, ...] = SERIES
@@ -99,6 +103,7 @@ class BenchmarkConfig:
     train_steps: int | None = None
     synthetic_steps: tuple[int, int] = (1024, 512)
     workers: int = 1
+    learned_workers: int = 1
 
     def __post_init__(self) -> None:
         for name, values, allowed in (("series", self.series, SERIES), ("regimes", self.regimes, REGIMES), ("methods", self.methods, METHODS)):
@@ -128,6 +133,7 @@ class BenchmarkConfig:
         if self.train_steps is not None:
             validate.positive_int("train_steps", self.train_steps)
         validate.positive_int("workers", self.workers)
+        validate.positive_int("learned_workers", self.learned_workers)
 
 
 def config_for(budget: str | None = None) -> BenchmarkConfig:
@@ -143,7 +149,10 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
     batch left a remnant batch of 2 or 18 windows that cost a full step), BRITS at 50
     epochs with a step size of 0.01 (as good as 100 epochs at 0.003 in batches of 64, a
     quarter of its steps: measured on CO2 and sunspots), the classical methods over at
-    most 8 CPU processes (``workers``), leaving cores to the chapters beside it.
+    most 8 CPU processes (``workers``), the learned methods' (series, method) jobs in up to
+    6 processes beside each other on the GPU (``learned_workers``; the models are small,
+    so one alone leaves the GPU mostly idle: measured on the H200, one series' learned
+    fits take about 260 s one after another).
     """
     quick = BenchmarkConfig(
         series=("co2", "sunspots"), regimes=("mcar30", "gap16", "real_gaps"), seeds=(0, 1, 2), model_seeds=(0, 1),
@@ -153,6 +162,7 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
     )
     full = BenchmarkConfig(
         train_steps=1536, workers=min(max((os.cpu_count() or 1) - 1, 1), 8),
+        learned_workers=min(max((os.cpu_count() or 1) // 2, 1), 6),
         learned_options={"gru": {"batch_size": 128}, "bigru": {"batch_size": 128}, "saits": {"batch_size": 128},
                          "brits": {"batch_size": 128, "epochs": 50, "lr": 1e-2}, "manifoldformer": {"batch_size": 128}},
     )
@@ -203,33 +213,30 @@ def _masks(name: str, data: bdata.BenchmarkSeries, config: BenchmarkConfig, meth
     return jobs, skipped
 
 
-def _learned_rows(data, scaler, jobs, fitted: dict, model_seeds) -> list[dict]:
-    """Rows of every learned method on every mask; all masks of the series in one batched fill per seed."""
-    hidden = [scaler.transform(np.where(mask, np.nan, data.test)) for _, mask in jobs]
-    rows = []
-    for method, f in fitted.items():
-        t0 = time.perf_counter()
-        fills = f["fill_many"](hidden)  # per model seed: one fill per mask
-        per_mask = (time.perf_counter() - t0) / (len(jobs) * len(model_seeds))
-        for ms, by_mask, secs in zip(model_seeds, fills, f["fit_seconds"]):
-            for (key, mask), fill in zip(jobs, by_mask):
-                out = scores(data.truth, scaler.inverse(fill), mask, secs + per_mask)
-                rows.append({**key, "method": method, "model_seed": int(ms), "causal": method in CAUSAL, **out})
-    return rows
+def _pool(workers: int, **kwargs):
+    """A spawned process pool of ``workers`` (spawned, not forked: safe after CUDA is initialised), or None for 1."""
+    import concurrent.futures
+    import multiprocessing
+
+    if workers < 2:
+        return None
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), **kwargs)
+
+
+def _submitter(pool):
+    """``submit(fn, arg)``: to ``pool``, or run now in this process when ``pool`` is None."""
+    return (lambda fn, a: pool.submit(fn, a)) if pool is not None else (lambda fn, a: _Done(fn(a)))  # noqa: E731
 
 
 def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> BenchmarkResult:
     """Run every (series, regime, seed, method[, model seed]) of ``config`` (default: :func:`config_for`).
 
-    With ``workers > 1`` the classical methods run in spawned processes while the learned
-    ones train and fill in this one (on the GPU when there is one): first every series'
-    structural-model fits and model-free jobs go to the pool, then each series' learned
-    methods train here, then its structural filter / smoother jobs follow. Every row's
-    skill uses linear interpolation on the same mask.
+    With ``workers > 1`` the classical methods run in spawned processes, and with
+    ``learned_workers > 1`` so do the learned ones (one job per series and method, on
+    the GPU when there is one): first every series' structural-model fits, model-free
+    jobs and learned jobs are handed out, then each series' structural filter / smoother
+    jobs follow its fit. Every row's skill uses linear interpolation on the same mask.
     """
-    import concurrent.futures
-    import multiprocessing
-
     config = config_for() if config is None else config
     start = time.perf_counter()
     methods = ("linear",) + tuple(m for m in config.methods if m != "linear")
@@ -238,9 +245,10 @@ def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> Benc
     learned_m = [m for m in methods if m in LEARNED]
     skipped: list[dict] = []
     params: dict = {}
-    pool = (concurrent.futures.ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("spawn"))
-            if config.workers > 1 else None)  # spawned, not forked: safe after CUDA is initialised
-    submit = (lambda fn, a: pool.submit(fn, a)) if pool is not None else (lambda fn, a: _Done(fn(a)))  # noqa: E731
+    pool = _pool(config.workers)
+    threads = max((os.cpu_count() or 1) // max(config.workers + config.learned_workers, 1), 1)
+    learned_pool = _pool(config.learned_workers if learned_m else 1, initializer=ibl.worker_init, initargs=(threads,))
+    submit, submit_learned = _submitter(pool), _submitter(learned_pool)
     series = []
     for name in config.series:
         data = bdata.load(name, train_fraction=config.train_fraction, synthetic_steps=config.synthetic_steps)
@@ -258,15 +266,16 @@ def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> Benc
                 fits[name] = [submit(structural_fit_job, (z[:, c], opts)) for c in range(z.shape[1])]
         simple_jobs = {name: [submit(classical_job, (key, data, mask, scaler, simple, config.harmonics[name])) for key, mask in jobs]
                        for name, data, scaler, jobs in series}
-        learned_rows, structural_jobs = {}, {}
+        learned_jobs: dict = {}  # series -> {group: future}, the costliest groups of every series first
+        for group in ibl.groups(learned_m):
+            for name, data, scaler, jobs in series:
+                if jobs:
+                    train = data.train if config.train_steps is None else data.train[-config.train_steps:]
+                    arg = (data, scaler, scaler.transform(train), jobs, group, config.model_seeds, config.learned_options)
+                    learned_jobs.setdefault(name, {})[group] = submit_learned(ibl.learned_job, arg)
+        structural_jobs = {}
         for name, data, scaler, jobs in series:
-            harmonics = config.harmonics[name]
-            params.update({f"{name}/{m}": n_parameters(m, method_options(m, name, harmonics)) * data.n_channels for m in simple})
-            if learned_m and jobs:
-                train = data.train if config.train_steps is None else data.train[-config.train_steps:]
-                fitted = fit_all(scaler.transform(train), learned_m, config.model_seeds, config.learned_options)
-                params.update({f"{name}/{m}": f["n_params"] for m, f in fitted.items()})
-                learned_rows[name] = _learned_rows(data, scaler, jobs, fitted, config.model_seeds)
+            params.update({f"{name}/{m}": n_parameters(m, method_options(m, name, config.harmonics[name])) * data.n_channels for m in simple})
             if name in fits:
                 try:
                     fit = StructuralFit.stack([f.result() for f in fits[name]])
@@ -275,12 +284,16 @@ def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> Benc
                 else:
                     params.update({f"{name}/{m}": fit.n_params for m in structural})
                     structural_jobs[name] = [submit(structural_job, (key, data, mask, scaler, fit, structural)) for key, mask in jobs]
-            bar.update(1)
         rows: list[dict] = []
         for name, data, scaler, jobs in series:
             by_key = {}
-            for r in learned_rows.get(name, []):
-                by_key.setdefault((r["regime"], r["seed"]), []).append(r)
+            by_group = learned_jobs.get(name, {})
+            for group in sorted(by_group, key=lambda g: learned_m.index(g[0])):  # rows in the config's method order
+                group_rows, group_params = by_group[group].result()
+                params.update({f"{name}/{m}": n for m, n in group_params.items()})
+                for r in group_rows:
+                    by_key.setdefault((r["regime"], r["seed"]), []).append(r)
+            bar.update(1)
             for i, (key, _) in enumerate(jobs):
                 done, failed, ref = simple_jobs[name][i].result()
                 more, failed2 = structural_jobs[name][i].result() if name in structural_jobs else ([], [])
@@ -291,8 +304,9 @@ def run(config: BenchmarkConfig | None = None, *, progress: bool = True) -> Benc
                 rows += mask_rows
                 bar.update(1)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        for p in (pool, learned_pool):
+            if p is not None:
+                p.shutdown(cancel_futures=True)
         bar.close()
     return BenchmarkResult(rows, skipped, dataclasses.asdict(config), time.perf_counter() - start, params)
 

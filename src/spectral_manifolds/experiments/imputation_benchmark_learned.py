@@ -30,10 +30,14 @@ import numpy as np
 from spectral_manifolds import validate
 from spectral_manifolds.imputation import learned, manifoldformer_method, pypots_methods
 
-__all__ = ["LEARNED", "MF", "fit_all", "settings"]
+__all__ = ["LEARNED", "MF", "fit_all", "groups", "learned_rows", "learned_job", "worker_init", "settings"]
 
 LEARNED = ("gru", "manifoldformer", "bigru", "saits", "brits", "manifoldformer_bidir")
 MF = ("manifoldformer", "manifoldformer_bidir")
+#: The order in which :func:`groups` hands out jobs: the costliest fits first (measured on
+#: the H200: BRITS, then the GRU, the ManifoldFormer pair, SAITS, the biGRU), so that a
+#: pool of processes ends at about the same time.
+_COST_ORDER = ("brits", "gru", "manifoldformer", "saits", "bigru")
 
 
 def fit_all(train: np.ndarray, methods, model_seeds, options: dict | None = None) -> dict:
@@ -111,3 +115,52 @@ def settings(options: dict | None = None, budget: str | None = None, methods=LEA
                      "epochs": learned.epochs_for(method, opts.get("epochs"), budget, table),
                      "batch (windows)": opts["batch_size"], "step size": opts["lr"], "window": opts["window"]})
     return rows
+
+
+def groups(methods) -> list[tuple[str, ...]]:
+    """The learned methods of ``methods`` as the jobs that train them: one per method,
+    the two ManifoldFormers as one job (one vmapped program trains both), costliest first."""
+    chosen = [m for m in methods if m in LEARNED]
+    out = [tuple(m for m in MF if m in chosen) if m == "manifoldformer" else (m,) for m in _COST_ORDER]
+    return [g for g in out if set(g) & set(chosen)]
+
+
+def learned_rows(data, scaler, jobs, fitted: dict, model_seeds) -> list[dict]:
+    """Rows of every fitted method on every mask of ``jobs`` ([(key, mask)]): per model
+    seed, all masks of the series in one batched fill; fit seconds plus the fill's share."""
+    from spectral_manifolds.experiments.imputation_benchmark_classical import scores
+    from spectral_manifolds.imputation import CAUSAL
+
+    hidden = [scaler.transform(np.where(mask, np.nan, data.test)) for _, mask in jobs]
+    rows = []
+    for method, f in fitted.items():
+        t0 = time.perf_counter()
+        fills = f["fill_many"](hidden)  # per model seed: one fill per mask
+        per_mask = (time.perf_counter() - t0) / (len(jobs) * len(model_seeds))
+        for ms, by_mask, secs in zip(model_seeds, fills, f["fit_seconds"]):
+            for (key, mask), fill in zip(jobs, by_mask):
+                out = scores(data.truth, scaler.inverse(fill), mask, secs + per_mask)
+                rows.append({**key, "method": method, "model_seed": int(ms), "causal": method in CAUSAL, **out})
+    return rows
+
+
+def learned_job(args) -> tuple[list[dict], dict]:
+    """One job of :func:`groups` on one series, in this process or a pool's:
+    ``args = (data, scaler, train, jobs, methods, model_seeds, options)`` with ``train``
+    the scaled training steps. Returns ``(rows, {method: parameter count})``."""
+    data, scaler, train, jobs, methods, model_seeds, options = args
+    fitted = fit_all(train, methods, model_seeds, options)
+    return learned_rows(data, scaler, jobs, fitted, model_seeds), {m: f["n_params"] for m, f in fitted.items()}
+
+
+def worker_init(torch_threads: int) -> None:
+    """Initializer of a pool process that trains learned methods beside others on one GPU:
+    JAX allocates GPU memory as it needs it (its default takes 75 % of the GPU at the
+    first use, which would starve the other processes) and torch uses ``torch_threads``
+    CPU threads."""
+    import os
+
+    os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    import torch
+
+    torch.set_num_threads(int(torch_threads))
