@@ -213,3 +213,22 @@ def test_learned_jobs_in_processes_give_the_in_process_rows():
     key = lambda r: (r["series"], r["regime"], r["seed"], r["method"], r["model_seed"], round(r["mae"], 9))  # noqa: E731
     assert [key(r) for r in a.rows] == [key(r) for r in b.rows] and len(a.rows) == 2 * 3
     assert a.parameters == b.parameters
+
+
+def test_verdict_grid_family_tables_and_skipped_table(ordered, tiny):
+    from spectral_manifolds.experiments import imputation_benchmark_tables as tables
+
+    grid = tables.verdict_grid(ordered, "co2")
+    assert list(grid.columns) == ["mcar30", "gap16"]  # by typical gap length
+    full = tables.series_table(ordered, "co2")
+    for (direction, method), row in grid.iterrows():
+        for regime, cell in row.items():
+            assert cell.endswith(full.loc[(regime, method), "vs linear"])  # the table's verdict, beside the mean skill
+    assert grid.index.get_level_values("direction")[0] == "causal"
+    fams = tables.family_tables(ordered, "co2")
+    assert sum(len(t) for t in fams.values()) == len(full) and all(len(t) <= 60 for t in fams.values())
+    with pytest.raises(ValueError, match="no rows"):
+        tables.verdict_grid(ordered, "sunspots")
+    skipped = tables.skipped_table(tiny)
+    assert skipped["count"].sum() == len(tiny.skipped) and skipped.index.is_unique
+    assert any("CO2" in reason for reason in skipped.index)  # a name's digits are not a count

@@ -149,7 +149,7 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
     batch left a remnant batch of 2 or 18 windows that cost a full step), BRITS at 50
     epochs with a step size of 0.01 (as good as 100 epochs at 0.003 in batches of 64, a
     quarter of its steps: measured on CO2 and sunspots), the classical methods over at
-    most 8 CPU processes (``workers``), the learned methods' (series, method) jobs in up to
+    most 6 CPU processes (``workers``), the learned methods' (series, method) jobs in up to
     6 processes beside each other on the GPU (``learned_workers``; the models are small,
     so one alone leaves the GPU mostly idle: measured on the H200, one series' learned
     fits take about 260 s one after another).
@@ -161,7 +161,7 @@ def config_for(budget: str | None = None) -> BenchmarkConfig:
                          "manifoldformer": {"epochs": 15}},
     )
     full = BenchmarkConfig(
-        train_steps=1536, workers=min(max((os.cpu_count() or 1) - 1, 1), 8),
+        train_steps=1536, workers=min(max((os.cpu_count() or 1) - 1, 1), 6),
         learned_workers=min(max((os.cpu_count() or 1) // 2, 1), 6),
         learned_options={"gru": {"batch_size": 128}, "bigru": {"batch_size": 128}, "saits": {"batch_size": 128},
                          "brits": {"batch_size": 128, "epochs": 50, "lr": 1e-2}, "manifoldformer": {"batch_size": 128}},

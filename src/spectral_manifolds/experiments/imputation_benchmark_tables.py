@@ -14,9 +14,14 @@ import numpy as np
 from spectral_manifolds import report
 from spectral_manifolds.imputation import CAUSAL, metrics
 
-__all__ = ["summary_rows", "verdict_rows", "series_table", "skill_figure", "REGIME_ORDER"]
+__all__ = ["summary_rows", "verdict_rows", "series_table", "verdict_grid", "family_tables", "skipped_table", "skill_figure",
+           "REGIME_ORDER", "REGIME_FAMILIES"]
 
 REGIME_ORDER = ("gap1", "mcar10", "gap4", "mcar30", "real_gaps", "gap16", "block16", "mcar50", "gap52")
+#: The regimes in the groups :func:`family_tables` shows one table each (at most 56 rows).
+REGIME_FAMILIES = {"scattered entries (MCAR)": ("mcar10", "mcar30", "mcar50"),
+                   "contiguous gaps in one channel": ("gap1", "gap4", "gap16", "gap52"),
+                   "CO2's real gap mixture; blocks across all channels": ("real_gaps", "block16")}
 
 
 def _groups(result: BenchmarkResult) -> dict:
@@ -100,6 +105,51 @@ def series_table(result, series: str, regimes=None):
         })
     df = report.table(rows)
     return df.set_index(["regime", "method"]) if len(df) else df
+
+
+def verdict_grid(result, series: str):
+    """Methods x regimes of ``series`` (regimes by typical gap length), each cell the mean
+    skill and the verdict against linear, e.g. ``"+0.85 wins"``; '—' where the method did
+    not run. Index (direction, method), causal methods first."""
+    import pandas as pd
+
+    summary = [s for s in summary_rows(result) if s["series"] == series]
+    if not summary:
+        raise ValueError(f"no rows of series {series!r} in this result")
+    verdicts = {(v["regime"], v["method"]): v["vs linear"] for v in verdict_rows(result) if v["series"] == series}
+    regimes = [r for r in REGIME_ORDER if any(s["regime"] == r for s in summary)]
+    cells = {(s["direction"], s["method"], s["regime"]): s for s in summary}
+    methods = sorted(dict.fromkeys((s["direction"], s["method"]) for s in summary), key=lambda dm: dm[0] != "causal")
+    rows = []
+    for direction, method in methods:
+        row = {"direction": direction, "method": method}
+        for r in regimes:
+            s = cells.get((direction, method, r))
+            verdict = "reference" if method == "linear" else verdicts.get((r, method), "—")
+            row[r] = "—" if s is None else f'{s["skill mean"]:+.2f} {verdict}'
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["direction", "method"])
+
+
+def family_tables(result, series: str) -> dict:
+    """``{family: series_table}`` for each group of :data:`REGIME_FAMILIES` that ran on ``series``."""
+    ran = {r["regime"] for r in result.rows if r["series"] == series}
+    return {family: series_table(result, series, regimes) for family, regimes in REGIME_FAMILIES.items()
+            if ran & set(regimes)}
+
+
+def skipped_table(result):
+    """The skipped combinations counted by reason, numbers in a reason replaced by 'N'
+    (the same reason on masks that leave different counts is one row; "CO2" stays)."""
+    import re
+
+    import pandas as pd
+
+    reasons = [re.sub(r"\b\d+\b", "N", s["reason"]) for s in result.skipped]
+    if not reasons:
+        return pd.DataFrame({"count": []})
+    counts = pd.Series(reasons).value_counts()
+    return pd.DataFrame({"reason": counts.index, "count": counts.values}).set_index("reason")
 
 
 def skill_figure(result, series=None):
