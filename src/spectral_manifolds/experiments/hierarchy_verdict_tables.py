@@ -198,11 +198,21 @@ def _bar(ax, labels, values, xlabel):
     ax.set_xlabel(xlabel)
 
 
+def _panels(n: int, height: float):
+    """A figure of ``n`` panels, two per row: ``(fig, axes)``, axes a flat list of the ``n`` used (the rest hidden)."""
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
 def plot_models(result: VerdictResult, metric: str = "mse"):
-    """Per data set: every model's error ÷ persistence's (log scale; bars: mean ± std over seeds)."""
-    fig, axes = plt.subplots(1, len(result.metrics), figsize=(6 * len(result.metrics), 4.5), squeeze=False)
+    """Per data set: every model's error ÷ persistence's (log scale; bars: mean ± std over seeds), two panels a row."""
+    fig, axes = _panels(len(result.metrics), 4.5)
     name = "next-frame MSE" if metric == "mse" else "rollout MSE"
-    for ax, ds in zip(axes[0], result.metrics):
+    for ax, ds in zip(axes, result.metrics):
         labels = result.labels[ds]
         _bar(ax, labels, [np.maximum(_rel(result, ds, lb, metric), 1e-16) for lb in labels],
              f"{name} ÷ persistence's (dimensionless, log)")
@@ -212,9 +222,9 @@ def plot_models(result: VerdictResult, metric: str = "mse"):
 
 
 def plot_bands(result: VerdictResult, labels=None):
-    """Per data set, per band: each model's band MSE ÷ persistence's band MSE (log scale)."""
-    fig, axes = plt.subplots(1, len(result.metrics), figsize=(6 * len(result.metrics), 3.8), squeeze=False)
-    for ax, ds in zip(axes[0], result.metrics):
+    """Per data set, per band: each model's band MSE ÷ persistence's band MSE (log scale), two panels a row."""
+    fig, axes = _panels(len(result.metrics), 3.8)
+    for ax, ds in zip(axes, result.metrics):
         labs = labels or [REFERENCE, *BASELINES[1:]]
         width = 0.8 / len(BAND_LABELS)
         for j, (col, name) in enumerate(BAND_LABELS.items()):
