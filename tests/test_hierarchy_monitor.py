@@ -39,9 +39,10 @@ def synthetic(seed=0, fault=None, steps=STEPS, onset=ONSET):
         ema = np.array([1e-4, 8e-4, 2.1e-3]) * (1 + t / steps) * rng.lognormal(0, 0.1, 3)
         if fault == "coarse_ema_diverging" and late:
             ema[0] *= math.exp((t - onset) / 5)
-        freq = np.eye(3) * 0.8 + 0.1 + rng.uniform(0, 0.02, (3, 3))
-        if fault == "frequency_misrouted" and late:
-            freq[2] = [0.4, 0.3, 0.3]
+        freq = np.eye(3) * 0.8 + 0.1 + rng.uniform(0, 0.02, (3, 3))  # band-limited outputs: own band, always
+        err = loss[:, None] * (np.eye(3) * 0.98 + rng.uniform(0, 0.01, (3, 3)))  # each band's loss, split by band
+        if fault == "frequency_misrouted" and late:  # the fine band's target holds coarse frequencies
+            err[2] = loss[2] * np.array([0.6, 0.05, 0.35])
         usage = rng.dirichlet([300, 350, 350])
         if fault == "traffic_concentrated" and late:
             usage = rng.dirichlet([900, 50, 50])
@@ -54,7 +55,7 @@ def synthetic(seed=0, fault=None, steps=STEPS, onset=ONSET):
         if fault == "non_finite" and t == onset:
             loss[1] = np.nan
         h.record(t, loss=loss, lr=[lr_at(t, b) for b in ("coarse", "mid", "fine")], grad_norm=grad,
-                 ema_divergence=ema, freq_content=freq / freq.sum(1, keepdims=True), usage=usage,
+                 ema_divergence=ema, freq_content=freq / freq.sum(1, keepdims=True), error_content=err / err.sum(), usage=usage,
                  routing_entropy=entropy, switch=3 * float((usage ** 2).sum()), attention_entropy=att,
                  attention_weights=np.full((3, 3), 1 / 3), total_loss=float(np.sum(loss)), step_time=0.045)
     return h
@@ -70,6 +71,7 @@ def test_lengths_shapes_and_band_keys():
     a = h.arrays()
     assert len(h) == 30 and a["step"].tolist() == list(range(30))
     assert a["loss"].shape == (30, 3) and a["freq_content"].shape == (30, 3, 3) and a["switch"].shape == (30,)
+    assert a["error_content"].shape == (30, 3, 3) and np.allclose(a["error_content"].sum((1, 2)), 1)
     for i, b in enumerate(h.bands):
         steps, v = h.series("loss", b)
         np.testing.assert_array_equal(v, a["loss"][:, i])
@@ -97,6 +99,7 @@ def test_missing_quantities_are_nan_and_not_recorded():
     {"usage": [0.5, 0.4, 0.3]},               # does not sum to 1
     {"routing_entropy": 1.5},                 # normalized entropy > 1
     {"freq_content": np.eye(3)[:2]},          # wrong shape
+    {"error_content": np.eye(3) / 2},         # does not sum to 1 over both axes
 ])
 def test_bad_input_raises(kwargs):
     h = mon.MonitorHistory(3)
@@ -172,6 +175,25 @@ def test_frequency_content_identity_for_hard_bands_and_permutation_when_swapped(
     torch.testing.assert_close(soft.sum(-1), torch.ones(3))
     with pytest.raises(ValueError):
         mon.frequency_content(b[0, 0])
+
+
+def test_error_content_splits_each_band_loss_by_band():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(3, 1, 16, 16, generator=g), torch.randn(3, 1, 16, 16, generator=g)
+    pred, target = decompose(x, 3, "hard")[:, :, 0], decompose(y, 3, "hard")[:, :, 0]  # (B, M, N, N)
+    e = mon.error_content(pred, target, 3)
+    sq = ((pred - target) ** 2).sum(dim=(0, 2, 3))  # each band's summed squared error (M,)
+    torch.testing.assert_close(e.sum(-1), sq / sq.sum())  # hard masks: the rows split the losses (Parseval)
+    assert float(e.sum() - e.diagonal().sum()) < 1e-5  # prediction and target in the same band: nothing outside
+    swapped = mon.error_content(pred, target[:, [2, 1, 0]], 3)  # the misrouting fault: coarse and fine targets swapped
+    sq = ((pred - target[:, [2, 1, 0]]) ** 2).sum(dim=(0, 2, 3)).sum()
+    torch.testing.assert_close(swapped[0, 2], (target[:, 2] ** 2).sum() / sq)  # the fine target sits in the coarse row
+    torch.testing.assert_close(swapped[2, 0], (target[:, 0] ** 2).sum() / sq)
+    assert float(swapped[1].sum() - swapped[1, 1]) < 1e-5
+    assert torch.isnan(mon.error_content(pred, pred, 3)).all()  # no error: undefined
+    for bad in ((pred, target[:, :2]), (pred[0], target[0])):
+        with pytest.raises(ValueError):
+            mon.error_content(*bad)
 
 
 def test_ema_divergence_closed_form_and_grad_norms_against_torch():
@@ -265,11 +287,12 @@ def test_each_alert_fires_on_its_fault_alone_and_after_onset(fault):
 def test_alert_details_name_the_band_and_threshold():
     (a,) = al.TrafficConcentrated().check(synthetic(2, "traffic_concentrated"))
     assert a.band == "coarse" and a.threshold == 0.8 and a.start == ONSET + 4 and a.end == STEPS - 1  # window 5
-    (m,) = al.FrequencyMisrouted().check(synthetic(2, "frequency_misrouted"))
-    assert m.band == "fine" and m.value == pytest.approx(0.3)
-    assert al.FrequencyMisrouted(ranges={"fine": (0.2, 1.0)}).check(synthetic(2, "frequency_misrouted")) == []
-    with pytest.raises(ValueError):
-        al.FrequencyMisrouted(ranges={"middle": (0.2, 1.0)}).check(synthetic(2))
+    h = synthetic(2, "frequency_misrouted")
+    (m,) = al.FrequencyMisrouted().check(h)
+    steps, e = h.series("error_content")
+    off = e[steps == m.start][0, 2].sum() - e[steps == m.start][0, 2, 2]  # fine loss outside fine, over the total
+    assert m.band == "fine" and m.start == ONSET + 4 and m.value == pytest.approx(off) and m.value > m.threshold
+    assert al.FrequencyMisrouted(threshold=0.99).check(h) == []
     table = al.alert_table(al.check_all(synthetic(2, "coarse_ema_diverging")))
     assert table["rule"].tolist() == ["coarse_ema_diverging"] and table["band"].tolist() == ["coarse"]
 
@@ -281,6 +304,28 @@ def test_seed_entropy_rule_fires_on_confident_balanced_routing_marginal_does_not
         h.record(t, usage=s["usage"], routing_entropy=s["routing_entropy"])
     assert len(al.RoutingEntropyLow().check(h)) == 1
     assert al.RoutingEntropyLow(which="marginal").check(h) == []
+
+
+def test_misrouting_reads_the_loss_not_the_band_limited_output():
+    """Constructed histories: a target swap leaves each band's output in its band (freq_content) and
+    moves its loss out of it (error_content); the rule fires only on the second, only after the swap."""
+    rng = np.random.default_rng(4)
+    h, healthy = mon.MonitorHistory(3), mon.MonitorHistory(3)
+    for t in range(40):
+        energy = rng.uniform(0.5, 1.5, 3)  # each band's target energy
+        err = np.diag(0.1 * energy) + rng.uniform(0, 1e-3, (3, 3))  # each band's error within its band
+        out = np.eye(3) + rng.uniform(0, 0.01, (3, 3))
+        kw = dict(freq_content=out / out.sum(1, keepdims=True))
+        healthy.record(t, error_content=err / err.sum(), **kw)
+        if t >= 20:  # coarse trained on the fine target, fine on the coarse one: unreachable, in the other band
+            err[0, 2] += energy[2]
+            err[2, 0] += energy[0]
+        h.record(t, error_content=err / err.sum(), **kw)
+    assert al.FrequencyMisrouted().check(healthy) == []
+    alerts = al.FrequencyMisrouted().check(h)
+    assert {a.band for a in alerts} == {"coarse", "fine"} and min(a.start for a in alerts) >= 20
+    own = np.diagonal(h.series("freq_content")[1], axis1=1, axis2=2)
+    assert own.min() > 0.9  # what the seed's measurement reads did not move
 
 
 def test_rule_validation():

@@ -10,22 +10,26 @@ the §9.3 per-manifold losses (MSE of each band's prediction against
 (:func:`~spectral_manifolds.hierarchy.per_band.band_ema`). Every ``log_every`` steps the probes of
 :mod:`~spectral_manifolds.hierarchy.monitor` feed a :class:`~spectral_manifolds.hierarchy.monitor.MonitorHistory`:
 per-band loss, lr, pre-step gradient norm, EMA divergence, usage, routing entropy, Switch,
-frequency content of each band's output, attention weights and entropy, step time.
+frequency content of each band's output (``freq_content``, the seed's) and of each band's loss
+(``error_content``: band i's prediction minus the target its loss term uses, split by frequency
+band; what ``frequency_misrouted`` reads), attention weights and entropy, step time.
 
 **The faults** (:data:`FAULTS`, each from step ``fault_step`` on, by a real mechanism):
 
 - ``collapsed router``: the router's logits of band 0 are raised by ``collapse_logit`` at the
   fault step (every mode routed to the coarse manifold) and its lr is multiplied by 100;
 - ``exploding fine gradients``: the fine band's loss term is multiplied by ``fine_loss_scale``;
-- ``misrouted frequencies``: the coarse and fine bands' targets are swapped in the per-band loss;
+- ``misrouted frequencies``: the coarse and fine bands' targets are swapped in the per-band loss
+  (each band's output stays band-limited, so only its loss's frequency content shows the swap);
 - ``diverging coarse EMA``: the coarse EMA update forgets its ``(1 - d)`` factor,
   ``ema <- d ema + theta`` (a classic bug; ``decay = 0`` would make the EMA a copy, never diverging).
 
 :func:`run_monitoring` trains the healthy run and each fault per seed; :func:`score` applies
 :func:`~spectral_manifolds.hierarchy.alerts.score_alerts` with the seed's rules
 (:data:`~spectral_manifolds.hierarchy.alerts.DEFAULT_RULES`) and with ours (:data:`OUR_RULES`:
-three thresholds moved, each documented there), plus detection delays (:func:`delays`) and a
-rule x fault table (:func:`per_rule_table`).
+three thresholds moved, each documented there), plus detection delays (:func:`delays`), a
+rule x fault table (:func:`per_rule_table`) and what ``frequency_misrouted`` reads beside the
+seed's output content, per fault (:func:`misrouting_table`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -43,11 +48,11 @@ from spectral_manifolds.hierarchy import alerts as A
 from spectral_manifolds.hierarchy import per_band
 from spectral_manifolds.hierarchy.model import HierarchicalSpectralModel
 from spectral_manifolds.hierarchy.monitor import (
-    MonitorHistory, attention_entropy, ema_divergence, frequency_content, grad_norms,
+    MonitorHistory, attention_entropy, ema_divergence, error_content, frequency_content, grad_norms,
 )
 
 __all__ = ["HEALTHY", "FAULTS", "OUR_RULES", "OUR_ENTROPY", "OUR_TRAFFIC", "OUR_GRAD_RATIO", "MonitorConfig", "config_for",
-           "train_monitored", "MonitorResult", "run_monitoring", "score", "delays", "per_rule_table"]
+           "train_monitored", "MonitorResult", "run_monitoring", "score", "delays", "per_rule_table", "misrouting_table"]
 
 HEALTHY = "healthy"
 #: fault -> the rule that should fire (None: a healthy run, where no rule should).
@@ -114,12 +119,12 @@ def _inject(fault: str, model, opt, cfg, emas, step: int):
                 g["lr"] *= 100
 
 
-def _band_loss(model, info, y, fault: str, on: bool, m: int) -> torch.Tensor:
-    """Per-band MSE ``(M,)`` of the band predictions against the band targets (swapped for the misrouting fault)."""
+def _loss_targets(model, y, fault: str, on: bool, m: int) -> torch.Tensor:
+    """The per-band targets ``(B, M, N, N)`` the loss uses: :meth:`band_targets`, coarse and fine swapped for the misrouting."""
     t = model.band_targets(y)
     if fault == "misrouted frequencies" and on:
         t = t[:, [m - 1] + list(range(1, m - 1)) + [0]]
-    return ((info["bands"] - t) ** 2).mean(dim=(0, 2, 3))
+    return t
 
 
 def _update_ema(model, emas, fault: str, on: bool):
@@ -165,7 +170,8 @@ def _train_monitored(cfg: MonitorConfig, data: dict, fault: str, seed: int) -> M
         model.train()
         x, y = xs[idx], ys[idx]
         pred, info = model(x, detach=False)
-        losses = _band_loss(model, info, y, fault, on, m)
+        targets = _loss_targets(model, y, fault, on, m)
+        losses = ((info["bands"] - targets) ** 2).mean(dim=(0, 2, 3))  # §9.3 per-band MSE (M,)
         w = fine_w.clone()
         if fault == "exploding fine gradients" and on:
             w[-1] = cfg.fine_loss_scale
@@ -178,11 +184,12 @@ def _train_monitored(cfg: MonitorConfig, data: dict, fault: str, seed: int) -> M
         if step % cfg.log_every == 0:
             with torch.no_grad():
                 fc = frequency_content(info["bands"].detach()[:, :, None], model.band_spec)
+                ec = error_content(info["bands"], targets, model.band_spec)
             aw = info["attention_weights"]
             hist.record(step, loss=losses.detach(), total_loss=losses.detach().sum(),
                         lr=torch.tensor([gr["lr"] for gr in opt.param_groups[:m]]),
                         grad_norm=gn, ema_divergence=ema_divergence(model.manifolds, emas), usage=info["usage"],
-                        routing_entropy=info["routing_entropy"], switch=info["switch"], freq_content=fc,
+                        routing_entropy=info["routing_entropy"], switch=info["switch"], freq_content=fc, error_content=ec,
                         attention_weights=aw, attention_entropy=attention_entropy(aw, mask),
                         step_time=time.perf_counter() - t0)
     return hist
@@ -258,3 +265,28 @@ def per_rule_table(res: MonitorResult, rules=A.DEFAULT_RULES) -> pd.DataFrame:
         fired = [{a.rule for a in A.check_all(h, rules)} for h in hs]
         out[f] = {r.name: f"{sum(r.name in s for s in fired)}/{len(hs)}" for r in rules}
     return pd.DataFrame(out)
+
+
+def misrouting_table(res: MonitorResult) -> pd.DataFrame:
+    """Per fault (rows), over its seeds: the out-of-band loss ``frequency_misrouted`` reads and the seed's output content.
+
+    Out-of-band loss: per record, the largest over bands of band i's loss outside band i over the
+    total loss (``error_content``); its largest value before ``fault_step`` and its smallest from
+    ``fault_step`` on. Own-band output share (the seed's measurement): ``freq_content[i, i]``, its
+    median over the records from ``fault_step`` on, smallest over bands and seeds (a median: a band
+    whose output passes near zero has a few records of undefined-looking shares).
+    """
+    fault_step, rows = res.config["fault_step"], []
+    for f, hs in res.histories.items():
+        before, after, own = [], [], []
+        for h in hs:
+            steps, e = h.series("error_content")
+            off = (e.sum(-1) - np.diagonal(e, axis1=1, axis2=2)).max(-1)  # (S,)
+            before.append(off[steps < fault_step].max())
+            after.append(off[steps >= fault_step].min())
+            steps, c = h.series("freq_content")
+            own.append(np.median(np.diagonal(c, axis1=1, axis2=2)[steps >= fault_step], axis=0).min())
+        rows.append({"run": f, "out-of-band loss before the fault (largest)": max(before),
+                     "out-of-band loss after the fault (smallest)": min(after),
+                     "own-band output share after the fault (median, smallest band)": min(own)})
+    return report.table(rows, index="run", sig=2)

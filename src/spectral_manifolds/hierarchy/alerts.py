@@ -28,11 +28,22 @@ coarse_ema_diverging          ema_divergence      > threshold on ``window`` reco
                               [coarse]            not finite (relative L2 of weights)
 attention_uniform             attention_entropy   every band >= threshold on ``window``      0.99, w=50
                                                   records (1 = uniform over seen bands)
-frequency_misrouted           freq_content[i,i]   own-band energy share outside             [0.5, 1], w=5
-                                                  ``ranges[i]`` on ``window`` records
+frequency_misrouted           error_content[i,:]  band i's loss outside band i's frequencies, 0.25, w=5
+                                                  as a share of the total loss, > threshold
+                                                  on ``window`` records
 non_finite (ours, not §8.3)   loss, total_loss,   any recorded value NaN or inf              w=1
                               grad_norm, ema_div
 ===========================  ==================  ========================================  =========
+
+``frequency_misrouted`` reads the frequency content of the per-band *losses* (``error_content``,
+:func:`~spectral_manifolds.hierarchy.monitor.error_content`: band i's squared error, prediction
+minus the target its loss term uses, split by fixed frequency band, over the total loss), not the
+seed's content of each band's *output* (``freq_content``). The model band-limits each output
+(``band_limited=True``), so an output's own-band share is about 1 whatever it learned and cannot
+show a misrouting (issue 9). The loss can: band i's loss outside band i's frequencies is loss its
+manifold can never remove, a target holding another band's frequencies. This reads the targets
+directly, so it fires as soon as a target is misrouted, whatever the model learned: decided by
+construction. The threshold 0.25 is ours.
 
 ``routing_entropy_low`` reads the seed's per-token entropy (``which="token"``). A confident,
 balanced router has low per-token entropy, so this seed rule also fires on healthy
@@ -46,7 +57,7 @@ specialization (issue 9); ``which="marginal"`` reads H(usage) / log M instead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -243,22 +254,15 @@ class FrequencyMisrouted(Rule):
     name: str = "frequency_misrouted"
     condition: str = "Frequency content misrouted"
     action: str = "Increase spectral reg"
-    quantity: str = "freq_content"
-    threshold: float = 0.5
+    quantity: str = "error_content"
+    threshold: float = 0.25
     window: int = 5
-    ranges: dict = field(default_factory=dict)  # band -> (low, high) own-band share; default (threshold, 1)
 
     def _evaluate(self, h):
-        steps, f = h.series(self.quantity)
-        unknown = set(self.ranges) - set(h.bands)
-        if unknown:
-            raise ValueError(f"{self.name}: ranges name unknown bands {sorted(unknown)}; bands are {h.bands}")
-        out = []
-        for i, b in enumerate(h.bands):
-            lo, hi = self.ranges.get(b, (self.threshold, 1.0))
-            own = f[:, i, i]
-            out.append((self.quantity, b, steps, own, _sustained((own < lo) | (own > hi), self.window)))
-        return out
+        steps, e = h.series(self.quantity)
+        off = e.sum(-1) - np.diagonal(e, axis1=-2, axis2=-1)  # (S, M): band i's loss outside band i, over the total
+        return [(self.quantity, b, steps, off[:, i], _sustained(np.nan_to_num(off[:, i]) > self.threshold, self.window))
+                for i, b in enumerate(h.bands)]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ holds the §8.3 alerts.
 (:func:`ema_divergence`), ``usage`` (mean gate per band, sums to 1), ``attention_entropy``
 (:func:`attention_entropy`, in [0, 1]); per band pair ``(M, M)``: ``freq_content`` (row i: the
 share of band i's output energy in each band's mask, :func:`frequency_content`; rows sum to
-1) and ``attention_weights`` (row i: attention mass band i gives band j); scalars:
+1), ``error_content`` (entry [i, j]: band i's squared error, its prediction minus the target its
+loss term uses, in band j's frequencies, over the total of all bands, :func:`error_content`; the
+matrix sums to 1) and ``attention_weights`` (row i: attention mass band i gives band j); scalars:
 ``total_loss``, ``routing_entropy`` (per-token gate entropy over log M, in [0, 1], the seed's
 ``_compute_routing_entropy`` normalized), ``switch`` (Switch balance, 1 when uniform),
 ``step_time`` (seconds). A quantity not given at a step is NaN there and not "recorded".
@@ -36,14 +38,14 @@ from spectral_manifolds.hierarchy.bands import band_energy, decompose
 from spectral_manifolds.hierarchy.per_band import band_names
 
 __all__ = ["PER_BAND", "PAIRWISE", "SCALARS", "QUANTITIES", "MonitorHistory", "monitor_bands",
-           "routing_stats", "frequency_content", "ema_divergence", "grad_norms", "attention_entropy"]
+           "routing_stats", "frequency_content", "error_content", "ema_divergence", "grad_norms", "attention_entropy"]
 
 PER_BAND = ("loss", "lr", "grad_norm", "ema_divergence", "usage", "attention_entropy")
-PAIRWISE = ("freq_content", "attention_weights")
+PAIRWISE = ("freq_content", "error_content", "attention_weights")
 SCALARS = ("total_loss", "routing_entropy", "switch", "step_time")
 QUANTITIES = PER_BAND + PAIRWISE + SCALARS
 _NONNEG = ("loss", "lr", "grad_norm", "ema_divergence", "total_loss", "switch", "step_time")
-_UNIT = ("usage", "attention_entropy", "freq_content", "attention_weights", "routing_entropy")
+_UNIT = ("usage", "attention_entropy", "freq_content", "error_content", "attention_weights", "routing_entropy")
 _SUMS_TO_ONE = ("usage", "freq_content")
 
 
@@ -158,6 +160,10 @@ def _check_values(name: str, a: np.ndarray) -> np.ndarray:
         s = a.sum(-1)
         if np.any(np.isfinite(s) & (np.abs(s - 1) > 1e-3)):
             raise ValueError(f"{name} must sum to 1 over bands (last axis), got sums {np.unique(np.round(s, 4))[:5]}")
+    if name == "error_content":
+        s = a.sum((-2, -1))
+        if np.any(np.isfinite(s) & (np.abs(s - 1) > 1e-3)):
+            raise ValueError(f"{name} must sum to 1 over both band axes, got sums {np.unique(np.round(s, 4))[:5]}")
     return a
 
 
@@ -191,6 +197,29 @@ def frequency_content(outputs: torch.Tensor, bands: int | Sequence[float] = 3, m
     if e.shape[0] != e.shape[1]:
         raise ValueError(f"{x.shape[1]} band outputs but the masks give {e.shape[1]} bands")
     return e / e.sum(-1, keepdim=True)
+
+
+def error_content(outputs: torch.Tensor, targets: torch.Tensor, bands: int | Sequence[float] = 3,
+                  masks="hard") -> torch.Tensor:
+    """Frequency content of the per-band losses: ``outputs``, ``targets`` ``(B, M, N, N)`` -> ``(M, M)``.
+
+    Entry ``[i, j]``: the energy of band i's error ``outputs[:, i] - targets[:, i]`` (its prediction
+    minus the target its loss term uses) in band j's frequencies (``masks`` of ``bands``,
+    :func:`~spectral_manifolds.hierarchy.bands.decompose`), over the sum of all entries: the matrix
+    sums to 1. With the default ``"hard"`` (0/1) masks at fixed cut-offs the entries split the
+    summed per-band MSE exactly (Parseval). A band-limited output cannot reduce the part of its loss
+    outside its own band, so the off-diagonal of row i is loss that band i's manifold can never
+    remove: a target that holds another band's frequencies. Also ``(B, M, T, N, N)``; zero error: NaN.
+    """
+    if outputs.shape != targets.shape or outputs.ndim not in (4, 5):
+        raise ValueError(f"outputs and targets must both have shape (B, M, N, N) or (B, M, T, N, N), "
+                         f"got {tuple(outputs.shape)} and {tuple(targets.shape)}")
+    err = outputs.detach() - targets.detach().to(outputs.dtype)
+    x = err[:, :, None] if err.ndim == 4 else err
+    e = torch.stack([band_energy(decompose(x[:, i], bands, masks)).sum(0) for i in range(x.shape[1])])
+    if e.shape[0] != e.shape[1]:
+        raise ValueError(f"{x.shape[1]} band errors but the masks give {e.shape[1]} bands")
+    return e / e.sum()
 
 
 def _flat(params) -> torch.Tensor:

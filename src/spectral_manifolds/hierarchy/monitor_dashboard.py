@@ -13,8 +13,10 @@
     ATTENTION STATS: Coarse→Mid: 0.45 average weight  Mid→Fine: 0.52 average weight
 
 :func:`dashboard` puts the five lines of a box on one row per band (loss, a sparkline of the
-last ``width`` losses, a trend word, lr, grad norm, EMA divergence, frequency content ✓/✗),
-then routing health, attention statistics and any alerts with the §8.3 action.
+last ``width`` losses, a trend word, lr, grad norm, EMA divergence, frequency content of the
+output ✓/✗ as the seed's, then the band's loss outside its band as a share of the total loss
+✓/✗, what §8.3's ``frequency_misrouted`` reads), then routing health, attention statistics and
+any alerts with the §8.3 action.
 :func:`plot_dashboard` draws one panel per quantity (:data:`PANELS`), one line per band.
 The seed's "Cross-scale connections: 234 active" is not defined in the seed and not drawn.
 """
@@ -69,11 +71,14 @@ def _fmt(x: float) -> str:
     return "-" if not np.isfinite(x) else f"{x:.3g}"
 
 
-def dashboard(history: MonitorHistory, alerts: Sequence = (), *, width: int = 12, freq_ok: float = 0.5) -> str:
+def dashboard(history: MonitorHistory, alerts: Sequence = (), *, width: int = 12, freq_ok: float = 0.5,
+              misrouted_ok: float = 0.25) -> str:
     """§8.2 as text: a header, one row per band (loss, sparkline, trend, lr, grad, EMA, freq), routing, attention.
 
     The freq column gives band i's output energy share in each band (``freq_content`` row i)
-    and ✓ when its own-band share is at least ``freq_ok`` (✗ otherwise). ``alerts``
+    and ✓ when its own-band share is at least ``freq_ok`` (✗ otherwise); "out-of-band loss" band i's
+    loss outside band i over the total loss (``error_content`` row i off the diagonal, when recorded)
+    and ✓ when at most ``misrouted_ok`` (``FrequencyMisrouted``'s default threshold). ``alerts``
     (:func:`~spectral_manifolds.hierarchy.alerts.check_all`) are listed at the end with their actions.
     """
     a = history.arrays()
@@ -82,14 +87,17 @@ def dashboard(history: MonitorHistory, alerts: Sequence = (), *, width: int = 12
     ms = _last(a["step_time"]) * 1e3
     lines = [f"MANIFOLD MONITOR  STEP: {history.steps[-1]}  |  TOTAL LOSS: {_fmt(_last(a['total_loss']))}  |  TIME/STEP: {_fmt(ms)} ms",
              f"{'band':<8} {'loss':>9}  {'last ' + str(width):<{width}} {'trend':<8} {'lr':>9} {'grad':>9} {'EMA div':>9}  freq content"]
-    freq = _last(a["freq_content"])
+    freq, err = _last(a["freq_content"]), _last(a["error_content"])
+    off = err.sum(-1) - np.diagonal(err)
     for i, name in enumerate(history.bands):
         loss = a["loss"][:, i]
         shares = ", ".join(f"{100 * s:.0f}% {b}" if np.isfinite(s) else f"- {b}" for s, b in zip(freq[i], history.bands))
-        mark = "" if not np.isfinite(freq[i, i]) else " ✓" if freq[i, i] >= freq_ok else " ✗"
+        shares += "" if not np.isfinite(freq[i, i]) else " ✓" if freq[i, i] >= freq_ok else " ✗"
+        if np.isfinite(off[i]):
+            shares += f"  | out-of-band loss {100 * off[i]:.0f}% {'✓' if off[i] <= misrouted_ok else '✗'}"
         cols = [_fmt(_last(a[q][:, i])) for q in ("lr", "grad_norm", "ema_divergence")]
         lines.append(f"{name:<8} {_fmt(_last(loss)):>9}  {sparkline(loss, width):<{width}} {_trend(loss[-width:]):<8} "
-                     + " ".join(f"{c:>9}" for c in cols) + f"  {shares}{mark}")
+                     + " ".join(f"{c:>9}" for c in cols) + f"  {shares}")
     use = _last(a["usage"])
     lines += ["ROUTING HEALTH:",
               f"  Entropy: {_fmt(_last(a['routing_entropy']))} (per-token, / log M)  |  Switch balance: {_fmt(_last(a['switch']))} (1 = uniform)",
@@ -108,7 +116,7 @@ def dashboard(history: MonitorHistory, alerts: Sequence = (), *, width: int = 12
 #: Panels of :func:`plot_dashboard`: (title, quantity, y label, log scale).
 PANELS = (("per-band loss", "loss", "loss (MSE)", True), ("learning rate", "lr", "lr", True),
           ("gradient norm", "grad_norm", "L2 norm", True), ("EMA divergence", "ema_divergence", "relative L2", True),
-          ("frequency content (own band)", "freq_content", "energy share", False),
+          ("out-of-band loss", "error_content", "share of total loss", False),
           ("routing usage", "usage", "mean gate", False), ("routing entropy", "routing_entropy", "H / log M", False),
           ("Switch balance", "switch", "M Σ f P", False), ("attention entropy", "attention_entropy", "H / log(#seen)", False))
 
@@ -128,6 +136,8 @@ def plot_dashboard(history: MonitorHistory, alerts: Sequence = (), rules: Sequen
         v = a[name]
         if name == "freq_content":
             v = np.diagonal(v, axis1=1, axis2=2)
+        if name == "error_content":  # band i's loss outside band i, over the total loss
+            v = v.sum(-1) - np.diagonal(v, axis1=1, axis2=2)
         lines = [(v, None)] if v.ndim == 1 else [(v[:, i], b) for i, b in enumerate(history.bands)]
         for y, label in lines:
             ok = np.isfinite(y) & ((y > 0) if logy else True)
