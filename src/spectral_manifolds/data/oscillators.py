@@ -1,9 +1,10 @@
 """Synthetic oscillator data: the seeds' task and the book's normal-mode imputation set.
 
-Two documented, fully seeded generators (numpy, float32) and :func:`batches`, which
-iterates over either in mini-batches. The gap masks used for imputation
+Two documented, fully seeded generators (numpy, float32). The container they return,
+:class:`OscillatorData`, and :func:`batches`, which iterates over either in mini-batches,
+live in :mod:`spectral_manifolds.data.oscillator_data`; the gap masks used for imputation
 (:func:`gap_mask`, :func:`random_gaps`, :func:`linear_fill`) live in
-:mod:`spectral_manifolds.data.gaps` and are re-exported here.
+:mod:`spectral_manifolds.data.gaps`. Every name of both is re-exported here.
 
 1. :func:`seed_task` -- the synthetic task of seeds 000_bd4cbe8700a1031d.txt and
    001_a78d46c299591382.txt exactly as DESIGN.md, "The seeds' experimental setup",
@@ -45,13 +46,13 @@ training loop runs on either.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from spectral_manifolds import validate
 from spectral_manifolds.data.gaps import gap_mask, linear_fill, random_gaps  # re-exported (moved to gaps.py)
+from spectral_manifolds.data.oscillator_data import OscillatorData, batches  # noqa: F401  (re-exported)
 
 __all__ = [
     "SeedTaskConfig",
@@ -66,51 +67,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- container
-@dataclass(frozen=True)
-class OscillatorData:
-    """One synthetic data set; every array float32 except where noted.
-
-    Attributes:
-        x: (N, T-1, C) noisy input, ``noisy[:, :-1]``.
-        y_next: (N, T-1, C) clean next step, ``clean[:, 1:]`` (prediction target).
-        y_recon: (N, T-1, C) clean current step, ``clean[:, :-1]`` (reconstruction target).
-        oracle: (N, T-1, latent_dim) unit-norm oracle latent trajectory for ``x``'s steps.
-        freqs: (N, K) the frequencies of each sample's modes (seed task: radians per unit
-            of ``t``; normal modes: cycles per sequence of length ``T``).
-        phases: (N, K) each mode's initial phase in radians (zeros for the seed task).
-        t: (T,) the time grid of the full clean sequence.
-    """
-
-    x: np.ndarray
-    y_next: np.ndarray
-    y_recon: np.ndarray
-    oracle: np.ndarray
-    freqs: np.ndarray
-    phases: np.ndarray
-    t: np.ndarray
-
-    @property
-    def n_samples(self) -> int:
-        """N, the number of sequences."""
-        return int(self.x.shape[0])
-
-    @property
-    def seq_len(self) -> int:
-        """T - 1, the number of input steps."""
-        return int(self.x.shape[1])
-
-    @property
-    def n_channels(self) -> int:
-        """C, the number of channels."""
-        return int(self.x.shape[2])
-
-    def subset(self, index) -> "OscillatorData":
-        """The samples ``index`` (an int array, slice or boolean mask); ``t`` is shared."""
-        kw = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "t"}
-        return OscillatorData(t=self.t, **kw)
-
-
+# --------------------------------------------------------------------------- shared checks
 def _check_sequence_and_modes(config) -> None:
     """Shared checks of a signal config: ``seq_len >= 2``; freqs and amplitudes as float tuples."""
     validate.positive_int("seq_len", config.seq_len)
@@ -316,30 +273,3 @@ def normal_modes(config: NormalModesConfig = NormalModesConfig()) -> OscillatorD
         phases=phases.astype(f32),
         t=t.astype(f32),
     )
-
-
-# --------------------------------------------------------------------------- batches
-def batches(
-    data: OscillatorData, batch_size: int, *, shuffle: bool = False, seed: int = 0, drop_last: bool = True
-) -> Iterator[OscillatorData]:
-    """Iterate over ``data`` in mini-batches of ``batch_size`` samples.
-
-    Args:
-        data: the data set (N samples).
-        batch_size: samples per batch, ``1 <= batch_size <= N``.
-        shuffle: permute the samples first with ``default_rng(seed)``; otherwise keep
-            their order (the seeds' "same 640 samples every epoch" in the same order).
-        drop_last: drop a last, smaller batch (fixed shapes keep one jit compile).
-
-    Yields:
-        :class:`OscillatorData` of ``batch_size`` samples (the last may be smaller when
-        ``drop_last=False``).
-    """
-    validate.positive_int("batch_size", batch_size)
-    n = data.n_samples
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) exceeds the number of samples ({n})")
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
-        yield data.subset(order[start : start + batch_size])

@@ -22,6 +22,11 @@ nothing) and ``"rms"`` complete the four norms of :func:`~spectral_manifolds.cvk
 * :func:`results_rows`, :func:`verdict_rows`, :func:`floor_rows`, :func:`accuracy_curves` --
   the chapter's tables and curves, from a :class:`NormsResult`.
 
+By concern: this module holds the models and the runs; :class:`Task`, :data:`TASKS`,
+:class:`NormsConfig`, :class:`NormsResult` and the model names live in
+:mod:`.cvkan_norms_config`, the tables, verdicts and margins in :mod:`.cvkan_norms_tables`;
+every name of both is re-exported here.
+
 Z0's head (``LayerNorm(d)`` on ``|mean(Z)|``, then the MLP) removes each sample's mean over
 channels, the level that the logistic on ``|mean(Z)|`` reads; at the quick budget it stays
 at chance. The chapter shows this; it is a property of ``models.CVKAN``'s head, not of this
@@ -35,117 +40,43 @@ the training of every model on it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from spectral_manifolds import report, runtime, validate
+from spectral_manifolds import report, runtime
 from spectral_manifolds.cvkan.baselines import width_for_params
 from spectral_manifolds.cvkan.layers import NORMS, make_norm
 from spectral_manifolds.cvkan.models import CVKAN, n_parameters
 from spectral_manifolds.cvkan.probes import auroc, layer_profile, token_magnitudes
 from spectral_manifolds.cvkan.train import train_classifier
 from spectral_manifolds.data.polarization import logistic_on_mean, make_polarization
+from spectral_manifolds.experiments.cvkan_norms_config import (  # noqa: F401  (re-exported)
+    LOGISTICS,
+    SEED_NONE,
+    TASKS,
+    Z0_MODELS,
+    NormsConfig,
+    NormsResult,
+    Task,
+)
+from spectral_manifolds.experiments.cvkan_norms_tables import (  # noqa: F401  (re-exported)
+    ACCURACY_MARGIN,
+    AUROC_MARGIN,
+    _cell,
+    _separation,
+    accuracy_curves,
+    floor_rows,
+    mean_auroc_by_layer,
+    results_rows,
+    verdict_rows,
+)
 
 __all__ = [
     "Task", "TASKS", "NormsConfig", "NormsResult", "worked_example", "build_model", "z0_model", "z0_hidden", "Z0_MODELS",
     "polarization", "run", "results_rows", "verdict_rows", "floor_rows", "accuracy_curves", "mean_auroc_by_layer", "LOGISTICS", "ACCURACY_MARGIN", "AUROC_MARGIN",
 ]
-
-ACCURACY_MARGIN = 0.005  # half a percentage point: smaller accuracy differences do not count
-AUROC_MARGIN = 0.02  # smaller AUROC (or separation) differences do not count
-LOGISTICS = {"logistic on (Re, Im) of mean(Z)": "reim", "logistic on |mean(Z)|": "abs"}
-SEED_NONE = "centre"  # the seed's norm_type='none' still centred the magnitudes
-Z0_MODELS = {"Z0": True, "Z0 (no head norm)": False}  # name -> head_norm (the seed-style head, or none)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One setting of the synthetic task (``make_polarization(sigma=..., common_phase=...)``)."""
-
-    name: str
-    sigma: float = 0.5
-    common_phase: bool = False
-
-
-TASKS = (
-    Task("seed's task (σ = 0.5)", 0.5, False),
-    Task("σ = 1.5", 1.5, False),
-    Task("common phase (σ = 0.5)", 0.5, True),
-)
-
-
-@dataclass(frozen=True)
-class NormsConfig:
-    """Sizes of the chapter's runs; :meth:`for_budget` is the one place they depend on the budget."""
-
-    n_train: int = 800
-    n_test: int = 400
-    epochs: int = 3
-    batch_size: int = 64
-    n_seeds: int = 3
-    tasks: tuple = TASKS
-    norms: tuple = NORMS
-    with_z0: bool = True
-    d: int = 32
-    n_tokens: int = 16
-    n_signal: int = 4
-    n_blocks: int = 3
-    hidden: int = 128
-    lr: float = 1e-3
-    seed_epochs: int = 3  # the seed's tables are at epoch 3
-
-    def __post_init__(self):
-        for name in ("n_train", "n_test", "epochs", "batch_size", "d", "n_tokens", "n_signal", "n_blocks", "hidden", "seed_epochs"):
-            validate.positive_int(name, getattr(self, name))
-        if self.n_seeds < 2:
-            raise ValueError(f"n_seeds must be >= 2 for a paired verdict, got {self.n_seeds}")
-        if self.seed_epochs > self.epochs:
-            raise ValueError(f"seed_epochs={self.seed_epochs} must not exceed epochs={self.epochs}")
-        if not self.tasks or not all(isinstance(t, Task) for t in self.tasks):
-            raise ValueError(f"tasks must be a non-empty tuple of Task, got {self.tasks!r}")
-        if not self.norms:
-            raise ValueError("norms must name at least one norm")
-        for kind in self.norms:
-            validate.choice("norm", kind, NORMS)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-
-    @classmethod
-    def for_budget(cls, budget: str | None = None) -> "NormsConfig":
-        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 5 epochs."""
-        quick = cls()
-        full = cls(n_train=5000, n_test=2000, epochs=5, batch_size=128, n_seeds=5)
-        return runtime.sized(quick=quick, full=full, budget_name=budget)
-
-
-@dataclass
-class NormsResult:
-    """Every run: ``runs`` holds one dict per (task, model, seed) with keys task, model, seed,
-    n_params, accuracy (after ``epochs``), accuracy_seed_epochs, test_acc (per epoch; None
-    for the logistics), auroc_by_layer (0 = embedding; None for the Z0s and the logistics),
-    auroc (after the last block and its norm), auroc_before_norm (last block, before its
-    norm), signal_noise_ratio (mean |z| of signal over noise tokens after the last norm)."""
-
-    config: dict
-    runs: list = field(default_factory=list)
-    seconds: float = 0.0
-
-    def models(self) -> list[str]:
-        return list(dict.fromkeys(r["model"] for r in self.runs))
-
-    def values(self, task: str, model: str, metric: str) -> list[float]:
-        """Per-seed values of ``metric``, ordered by seed (pairs across models)."""
-        rows = sorted((r for r in self.runs if r["task"] == task and r["model"] == model), key=lambda r: r["seed"])
-        if not rows:
-            raise ValueError(f"no runs for task {task!r} and model {model!r}")
-        return [r[metric] for r in rows]
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
 
 
 def worked_example(polarized_gain: float = 3.0) -> list[dict]:
@@ -242,100 +173,3 @@ def run(cfg: NormsConfig | None = None, *, progress: bool = True) -> NormsResult
     bar.close()
     config = {**dataclasses.asdict(cfg), "z0_head_hidden": hidden0, "device": str(runtime.torch_device())}
     return NormsResult(config, runs, time.perf_counter() - t0)
-
-
-def _cell(values) -> str:
-    return "—" if any(v is None for v in values) else report.mean_std(values)
-
-
-def results_rows(result: NormsResult) -> list[dict]:
-    """One row per (task, model): parameters, accuracies and polarization, mean ± std over seeds."""
-    e, e0 = result.config["epochs"], result.config["seed_epochs"]
-    rows = []
-    for task in dict.fromkeys(r["task"] for r in result.runs):
-        for model in result.models():
-            n = result.values(task, model, "n_params")
-            rows.append({
-                "task": task, "model": model, "parameters": int(n[0]),
-                f"test accuracy, epoch {e0} (seed's)": _cell(result.values(task, model, "accuracy_seed_epochs")),
-                f"test accuracy, epoch {e}": _cell(result.values(task, model, "accuracy")),
-                "AUROC |z| after last norm": _cell(result.values(task, model, "auroc")),
-                "AUROC |z| before last norm": _cell(result.values(task, model, "auroc_before_norm")),
-                "mean |z| signal / noise": _cell(result.values(task, model, "signal_noise_ratio")),
-            })
-    return rows
-
-
-def _separation(values: list[float]) -> list[float]:
-    """``2 |AUROC - 1/2|``: 0 when magnitudes carry nothing, 1 when they separate perfectly (either way)."""
-    return [2 * abs(v - 0.5) for v in values]
-
-
-def verdict_rows(result: NormsResult) -> tuple[list[dict], list[dict]]:
-    """(accuracy verdicts, polarization verdicts), one set per task.
-
-    Accuracy, seed 003's "best performance with norm 'none'": the seed's 'none' (= centre)
-    beats LayerNorm; truly none beats LayerNorm; and (not a seed claim) centre beats RMS.
-    Polarization, "LayerNorm suppresses polarization": the AUROC of |z| after the last norm
-    is higher with centre (and with none) than with LayerNorm; "destroys the
-    magnitude-based signal": the separation ``2 |AUROC - 1/2|`` (either direction) is
-    higher with centre than with LayerNorm; and (not a seed claim) RMS polarizes less
-    than centre. Accuracy after ``epochs``; paired by seed; margins :data:`ACCURACY_MARGIN`
-    and :data:`AUROC_MARGIN` (a difference of one test sample in every seed has zero
-    spread and would otherwise decide a verdict).
-    """
-    acc, pol = [], []
-    c, ln, rms = f"norm={SEED_NONE}", "norm=layernorm", "norm=rms"
-    seed_acc, seed_pol, absent = "'none' best (SST-2; no number given)", "suppresses (no number given)", "— (not in the seed)"
-
-    def row(task, claim, a, b, metric, label, figure, fn=lambda v: v):
-        margin = ACCURACY_MARGIN if metric == "accuracy" else AUROC_MARGIN
-        cmp = report.compare(fn(result.values(task, a, metric)), fn(result.values(task, b, metric)), lower_is_better=False, margin=margin)
-        return report.verdict_row(f"{task}: {claim}", cmp, seed_figure=figure, a_name=a, b_name=b, metric=label)
-
-    for task in dict.fromkeys(r["task"] for r in result.runs):
-        acc += [row(task, "seed's 'none' (= centre) beats LayerNorm", c, ln, "accuracy", "test accuracy", seed_acc),
-                row(task, "truly none beats LayerNorm", "norm=none", ln, "accuracy", "test accuracy", seed_acc),
-                row(task, "centre beats RMS norm", c, rms, "accuracy", "test accuracy", absent)]
-        pol += [row(task, "LayerNorm polarizes less than centre", c, ln, "auroc", "AUROC of |z| after last norm", seed_pol),
-                row(task, "LayerNorm polarizes less than truly none", "norm=none", ln, "auroc", "AUROC of |z| after last norm", seed_pol),
-                row(task, "LayerNorm erases the magnitude difference", c, ln, "auroc", "2 |AUROC − ½| after last norm", "destroys (no number given)", _separation),
-                row(task, "RMS norm polarizes less than centre", c, rms, "auroc", "AUROC of |z| after last norm", absent)]
-    return acc, pol
-
-
-def floor_rows(result: NormsResult) -> list[dict]:
-    """Against the floor "no block at all" (``Z0 (no head norm)``), per task: does the logistic
-    on ``|mean(Z)|`` (the same features) beat it, and does each stack? Not seed claims; accuracy
-    after ``epochs``, paired by seed, margin :data:`ACCURACY_MARGIN`."""
-    floor, rows = "Z0 (no head norm)", []
-    for task in dict.fromkeys(r["task"] for r in result.runs):
-        for a in ["logistic on |mean(Z)|"] + [m for m in result.models() if m.startswith("norm=")]:
-            cmp = report.compare(result.values(task, a, "accuracy"), result.values(task, floor, "accuracy"), lower_is_better=False, margin=ACCURACY_MARGIN)
-            rows.append(report.verdict_row(f"{task}: {a} beats {floor}", cmp, seed_figure="— (not in the seed)", a_name=a, b_name=floor, metric="test accuracy"))
-    return rows
-
-
-def accuracy_curves(result: NormsResult, task: str) -> dict[str, np.ndarray]:
-    """``{model: (seeds, epochs) test accuracy}`` for the trained models of ``task``."""
-    out = {}
-    for model in result.models():
-        hist = result.values(task, model, "test_acc")
-        if all(h is not None for h in hist):
-            out[model] = np.asarray(hist, dtype=float)
-    if not out:
-        raise ValueError(f"no trained models for task {task!r}")
-    return out
-
-
-def mean_auroc_by_layer(result: NormsResult) -> list[dict]:
-    """Rows: task, model, then the mean AUROC of |z| over seeds at each state (0 = embedding)."""
-    rows = []
-    for task in dict.fromkeys(r["task"] for r in result.runs):
-        for model in result.models():
-            per_seed = result.values(task, model, "auroc_by_layer")
-            if any(p is None for p in per_seed):
-                continue
-            m = np.mean(np.asarray(per_seed, dtype=float), axis=0)
-            rows.append({"task": task, "model": model, **{("embedding" if i == 0 else f"after block {i}"): round(float(v), 3) for i, v in enumerate(m)}})
-    return rows

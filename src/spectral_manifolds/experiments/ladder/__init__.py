@@ -6,7 +6,8 @@ tangent step). Seed 001_a78d46c299591382.txt, section 13 reports running it, sec
 the full model with the fix it found (zero-initialized dynamics), sections 7-12 the
 experiments before. All of it runs through one trainer. By concern:
 
-* :mod:`.config` -- the tasks, the switchable parts, :class:`Config`, :class:`Scale`;
+* :mod:`.config` -- :class:`Config` (and :class:`~.config.MainScriptConfig`); the tasks,
+  the switchable parts and :class:`Scale` in :mod:`.options`, re-exported by :mod:`.config`;
 * :mod:`.modules` -- :class:`LadderModel` and its cells;
 * :mod:`.losses` -- the fidelity loss, the latent entropy, the other terms, the metrics;
 * :mod:`.trainer` -- :func:`run_seeds` (seeds vmapped in one step), :func:`run`,
