@@ -70,7 +70,7 @@ def test_z0_without_head_norm_is_z0_minus_the_layernorm_at_the_same_count():
     assert [type(m) for m in z0.head][0] is nn.LayerNorm
     assert not any(isinstance(m, nn.LayerNorm) for m in free.modules())
     assert [type(m) for m in free.head] == [type(m) for m in z0.head][1:]  # same head otherwise
-    assert abs(n_parameters(free) / target - 1) <= 0.05
+    assert abs(n_parameters(free) / target - 1) <= 0.05 and abs(n_parameters(z0) / target - 1) <= 0.05  # both floors at +-5 %
     assert cb.Z0_FREE in cb.task_models(QUICK, build)["seed's task"] and cb.Z0_FREE in cb.task_models(QUICK, build)["common phase"]
 
 
