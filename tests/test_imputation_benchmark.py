@@ -71,6 +71,9 @@ def test_summary_and_verdicts(tiny):
     assert len(verdicts) == len([g for g in groups if g[2] != "linear"])
     assert {v["vs linear"] for v in verdicts} <= {metrics.WINS, metrics.LOSES, metrics.TIE}
     assert {v["t verdict"] for v in verdicts} <= {metrics.WINS, metrics.LOSES, metrics.TIE}
+    # one series' rows are that series' part of the whole (the tables decide one series at a time)
+    assert ib.verdict_rows(tiny, n_boot=500, series="co2") == [v for v in verdicts if v["series"] == "co2"]
+    assert ib.summary_rows(tiny, "co2") == [r for r in summary if r["series"] == "co2"]
 
 
 def test_real_gap_fill_fills_exactly_the_real_gaps():

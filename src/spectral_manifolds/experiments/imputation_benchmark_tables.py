@@ -24,10 +24,12 @@ REGIME_FAMILIES = {"scattered entries (MCAR)": ("mcar10", "mcar30", "mcar50"),
                    "CO2's real gap mixture; blocks across all channels": ("real_gaps", "block16")}
 
 
-def _groups(result: BenchmarkResult) -> dict:
-    """(series, regime, method) -> {mask seed: [rows over model seeds]}."""
+def _groups(result: BenchmarkResult, series: str | None = None) -> dict:
+    """(series, regime, method) -> {mask seed: [rows over model seeds]}; only ``series``'s rows unless None."""
     groups: dict = {}
     for row in result.rows:
+        if series is not None and row["series"] != series:
+            continue
         groups.setdefault((row["series"], row["regime"], row["method"]), {}).setdefault(row["seed"], []).append(row)
     return groups
 
@@ -37,12 +39,13 @@ def _per_mask(by_seed: dict, key: str) -> list[float]:
     return [float(np.mean([r[key] for r in by_seed[k]])) for k in sorted(by_seed)]
 
 
-def summary_rows(result: BenchmarkResult) -> list[dict]:
-    """Per series × regime × method: MAE, RMSE, skill mean ± std over every run (mask
-    seeds × model seeds), the model-seed spread (mean over masks of the std over model
-    seeds; '—' for a deterministic method), parameters and fit seconds."""
+def summary_rows(result: BenchmarkResult, series: str | None = None) -> list[dict]:
+    """Per series × regime × method (one series unless ``series`` is None): MAE, RMSE,
+    skill mean ± std over every run (mask seeds × model seeds), the model-seed spread
+    (mean over masks of the std over model seeds; '—' for a deterministic method),
+    parameters and fit seconds."""
     out = []
-    for (name, regime, method), by_seed in _groups(result).items():
+    for (name, regime, method), by_seed in _groups(result, series).items():
         rs = [r for k in sorted(by_seed) for r in by_seed[k]]
         n_model = len(by_seed[min(by_seed)])
         skills = [r["skill"] for r in rs if r["skill"] is not None]
@@ -61,12 +64,13 @@ def summary_rows(result: BenchmarkResult) -> list[dict]:
     return out
 
 
-def verdict_rows(result: BenchmarkResult, *, n_boot: int = 10_000) -> list[dict]:
-    """Each method against linear per series × regime: the paired bootstrap
+def verdict_rows(result: BenchmarkResult, *, n_boot: int = 10_000, series: str | None = None) -> list[dict]:
+    """Each method against linear per series × regime (one series unless ``series`` is
+    None; a bootstrap costs about 10 ms, so a table of one series need not decide all): the paired bootstrap
     (:func:`metrics.bootstrap_compare` on MAE, paired by mask seed; a learned method's
     value per mask is its mean over model seeds) says wins / loses / tie.
     Needs >= 2 mask seeds on which both ran; other groups are left out."""
-    groups = _groups(result)
+    groups = _groups(result, series)
     out = []
     for (name, regime, method), by_seed in groups.items():
         ref = groups.get((name, regime, "linear"), {})
@@ -87,10 +91,10 @@ def series_table(result, series: str, regimes=None):
     """One DataFrame for ``series``: rows (regime, method), causal methods first in each
     regime; MAE, RMSE, skill (mean ± std), the verdict against linear, the model-seed
     spread, parameters and fit seconds."""
-    verdicts = {(v["regime"], v["method"]): v for v in verdict_rows(result) if v["series"] == series}
+    verdicts = {(v["regime"], v["method"]): v for v in verdict_rows(result, series=series)}
     rows = []
     order = {r: i for i, r in enumerate(REGIME_ORDER)}
-    summary = [s for s in summary_rows(result) if s["series"] == series and (regimes is None or s["regime"] in regimes)]
+    summary = [s for s in summary_rows(result, series) if regimes is None or s["regime"] in regimes]
     summary.sort(key=lambda s: (order.get(s["regime"], 99), s["direction"] != "causal"))
     for s in summary:
         v = verdicts.get((s["regime"], s["method"]))
@@ -113,10 +117,10 @@ def verdict_grid(result, series: str):
     not run. Index (direction, method), causal methods first."""
     import pandas as pd
 
-    summary = [s for s in summary_rows(result) if s["series"] == series]
+    summary = summary_rows(result, series)
     if not summary:
         raise ValueError(f"no rows of series {series!r} in this result")
-    verdicts = {(v["regime"], v["method"]): v["vs linear"] for v in verdict_rows(result) if v["series"] == series}
+    verdicts = {(v["regime"], v["method"]): v["vs linear"] for v in verdict_rows(result, series=series)}
     regimes = [r for r in REGIME_ORDER if any(s["regime"] == r for s in summary)]
     cells = {(s["direction"], s["method"], s["regime"]): s for s in summary}
     methods = sorted(dict.fromkeys((s["direction"], s["method"]) for s in summary), key=lambda dm: dm[0] != "causal")
