@@ -123,3 +123,13 @@ def test_trained_claims(small):
     assert len(rows) == SMALL.n_blocks and rows[0]["verdict"] in ("reproduced", "inconclusive")
     assert {r["claim"] for r in cb.comparison_rows(small, "seed's task", FLAT)} >= {"seed's task: flat stack beats Z0"}
     assert cb.width_depth_rows(small) == []  # no matched depths in this configuration
+
+
+def test_trained_stacks_keep_the_one_point_form(small):
+    """Trained weights, float32 tokens: the last layer is still one point's distances per channel."""
+    assert small.point(FLAT, "similarity residual").shape == (SMALL.n_seeds, SMALL.n_blocks)
+    assert small.point(FLAT, "similarity residual").max() < 1e-4
+    assert (small.point(FLAT, "median max/min |z|") <= small.point(FLAT, "median circle contrast") * (1 + 1e-5)).all()
+    rows = cb.point_rows(small)
+    assert rows[0]["verdict"] == "reproduced"
+    assert list(cb.point_table(small).index) == [cb.cvkan_name(1, QUICK.hidden), FLAT]

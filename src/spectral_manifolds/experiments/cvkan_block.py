@@ -35,9 +35,12 @@ from spectral_manifolds.cvkan import (
 from spectral_manifolds.cvkan.probes import layer_profile
 from spectral_manifolds.data.polarization import logistic_on_mean, make_polarization
 
+from spectral_manifolds.cvkan.similarity import point_profile
+from spectral_manifolds.experiments.cvkan_block_verdicts import (  # noqa: F401  (re-exported)
+    SEED_FLAT_ACC, SEED_TOLERANCE, amplification_rows, comparison_rows, matched_names, pct, point_rows, point_table, width_depth_rows,
+)
+
 TASKS = {"seed's task": False, "common phase": True}  # name -> make_polarization(common_phase=)
-SEED_FLAT_ACC = 99.7  # %, seed 003, hierarchical table: Flat (Mean Agg), 174k, val acc epoch 3
-SEED_TOLERANCE = 1.0  # points: "reproduced" = above the seed's figure minus one point
 Z0_FREE = "Z0 (no head norm)"  # Z0 without the head's LayerNorm: no block at all, reads the level of |mean(Z)|
 
 
@@ -206,7 +209,8 @@ def task_models(cfg: BlockConfig, names) -> dict:
 class BlockResult:
     """JSON-able: ``accuracy[task][model]`` final-epoch test accuracy per seed,
     ``accuracy_at_report`` the same at ``config.report_epoch``, ``history[task][model]`` per-seed
-    per-epoch test accuracy, ``profiles[model]`` per-seed ``layer_profile`` rows (seed's task)."""
+    per-epoch test accuracy, ``profiles[model]`` per-seed ``layer_profile`` rows (seed's task),
+    ``points[model]`` per-seed ``point_profile`` rows (the one-point form, same samples)."""
 
     config: dict
     seeds: list
@@ -215,6 +219,7 @@ class BlockResult:
     accuracy_at_report: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     profiles: dict = field(default_factory=dict)
+    points: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -226,6 +231,11 @@ class BlockResult:
         if key == "separation":
             return np.abs(2 * self.profile(model) - 1)
         return np.array([[row[key] for row in rows] for rows in self.profiles[model]])
+
+    def point(self, model: str, key: str) -> np.ndarray:
+        """``(seeds, blocks)`` array of one :func:`~spectral_manifolds.cvkan.similarity.point_profile`
+        column (entry l - 1 = after block l)."""
+        return np.array([[row[key] for row in rows] for rows in self.points[model]])
 
 
 def run(cfg: BlockConfig, *, only=None, progress: bool = True) -> BlockResult:
@@ -269,55 +279,5 @@ def _fit_all(cfg, res, build, plan, seeds, profiled, bar) -> None:
                     pos = np.flatnonzero(data.y_test == 1)[: cfg.profile_samples]
                     rows = layer_profile(fit.model, torch.from_numpy(data.z_test[pos]), data.signal_test[pos])
                     res.profiles.setdefault(name, []).append(rows)
+                    res.points.setdefault(name, []).append(point_profile(fit.model, torch.from_numpy(data.z_test[pos])))
                 bar.update(1)
-
-
-# --------------------------------------------------------------------------- verdicts
-def pct(values) -> list[float]:
-    """Accuracies in [0, 1] -> percent."""
-    return [100.0 * v for v in values]
-
-
-def amplification_rows(res: BlockResult, model: str | None = None, key: str = "separation") -> list[dict]:
-    """Verdict rows "block l+1 raises ``key`` over block l" (paired over seeds) for ``model``
-    (default: the deepest profiled stack); layer 0 (input) to 1 included."""
-    model = model or max(res.profiles, key=lambda n: len(res.profiles[n][0]))
-    p = res.profile(model, key)
-    return [report.verdict_row(f"{model}: block {l + 1} raises {key} over {'the input' if l == 0 else f'block {l}'}",
-                               report.compare(p[:, l + 1], p[:, l], lower_is_better=False),
-                               seed_figure="open question (no figure)", a_name=f"after {l + 1}", b_name="input" if l == 0 else f"after {l}", metric=key)
-            for l in range(p.shape[1] - 1)]
-
-
-def comparison_rows(res: BlockResult, task: str, flat: str, at_report: bool = True) -> list[dict]:
-    """Verdict rows for ``task``: the flat model reaches the seed's 99.7 % (minus
-    :data:`SEED_TOLERANCE`, seed's task only), then "flat beats X" for every other model."""
-    acc = {k: pct(v) for k, v in (res.accuracy_at_report if at_report else res.accuracy)[task].items()}
-    metric = f"test accuracy (%), epoch {res.config['report_epoch'] if at_report else res.config['epochs']}"
-    rows = []
-    if task == "seed's task":
-        floor = [SEED_FLAT_ACC - SEED_TOLERANCE] * len(acc[flat])
-        rows.append(report.verdict_row(f"{task}: flat stack reaches the seed's 99.7 % (within 1 point)", report.compare(acc[flat], floor, lower_is_better=False),
-                                       seed_figure="99.7 %", a_name="flat", b_name="99.7 % − 1 pt", metric=metric))
-    for other in acc:
-        if other != flat and (not other.startswith("CVKAN") or "norm" in other):
-            rows.append(report.verdict_row(f"{task}: flat stack beats {other}", report.compare(acc[flat], acc[other], lower_is_better=False),
-                                           seed_figure="99.7 % (flat, no baseline)" if task == "seed's task" else "—", a_name="flat", b_name=other, metric=metric))
-    return rows
-
-
-def matched_names(res: BlockResult) -> list[str]:
-    """The common-phase CVKAN models at the flat model's parameter count, shallowest first."""
-    names = [n for n in res.accuracy["common phase"] if n.startswith("CVKAN") and "norm" not in n]
-    return sorted(names, key=lambda n: int(n.split("L=")[1].split(",")[0]))
-
-
-def width_depth_rows(res: BlockResult, at_report: bool = False) -> list[dict]:
-    """Verdict rows "the shallowest, widest stack beats the deeper, narrower one" at equal
-    parameters (common-phase task), one per deeper model."""
-    acc = {k: pct(v) for k, v in (res.accuracy_at_report if at_report else res.accuracy)["common phase"].items()}
-    names = matched_names(res)
-    metric = f"test accuracy (%), epoch {res.config['report_epoch'] if at_report else res.config['epochs']}"
-    return [report.verdict_row(f"common phase: {names[0]} beats {n}", report.compare(acc[names[0]], acc[n], lower_is_better=False),
-                               seed_figure="'width seems better' (no figure)", a_name=names[0].split(" ", 1)[1], b_name=n.split(" ", 1)[1], metric=metric)
-            for n in names[1:]]
