@@ -3,11 +3,15 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
-
+import torch
 from torch import nn
 
-from spectral_manifolds.cvkan.models import n_parameters
+from spectral_manifolds.cvkan.models import CVKAN, n_parameters
+from spectral_manifolds.cvkan.seeds_together import train_classifier_seeds
+from spectral_manifolds.cvkan.train import train_classifier
+from spectral_manifolds.data.polarization import make_polarization
 from spectral_manifolds.experiments import cvkan_hierarchy as ch
 from spectral_manifolds.experiments import cvkan_hierarchy_tables as cht
 from spectral_manifolds.experiments.cvkan_hierarchy import Condition, HierarchyConfig, RunConfig
@@ -23,7 +27,11 @@ def test_full_config_is_the_seeds_task_and_the_issues_grid():
     assert {c.sigma for c in conds if c.n_tokens == 16 and not c.common_phase} == {0.5, 1.0, 1.5, 2.0}
     assert {c.n_tokens for c in conds if c.sigma == 0.5 and not c.common_phase} == {16, 64, 256}
     assert any(c.common_phase for c in conds)
-    assert all(v.n_seeds >= 5 and set(v.models) == set(ch.MODELS) for v in cfg.variants)
+    assert all(v.n_seeds >= 5 and set(ch.CVKAN_MODELS) <= set(v.models) for v in cfg.variants)
+    # R and C: on the seed's task and on a harder sigma, a longer N and a common phase (issue 8)
+    with_rc = [v.condition for v in cfg.variants if set(ch.TRANSFORMERS) <= set(v.models)]
+    assert set(with_rc) == set(ch.WITH_TRANSFORMERS)
+    assert any(c.sigma > 0.5 for c in with_rc) and any(c.n_tokens > 16 for c in with_rc) and any(c.common_phase for c in with_rc)
 
 
 def test_quick_config_has_three_seeds_and_a_sigma_n_and_phase_variant():
@@ -68,6 +76,52 @@ def test_parameter_counts_allocated_and_used():
     for m in ("per_level", "magnitude", "top_down"):  # 580k*, 4 of 10 blocks used at N = 16
         assert counts[m] == (579_660, 4 * 57_953 + 130)
     assert abs(counts["z0"][0] / counts["flat"][0] - 1) <= 0.05
+
+
+@pytest.mark.parametrize("budget", ["quick", "full"])
+def test_r_and_c_match_the_flat_count_for_every_n_of_the_chapter(budget):
+    cfg = ch.config_for(budget)
+    runs = [c for c in (cfg.seed_task, *cfg.variants) if set(ch.TRANSFORMERS) & set(c.models)]
+    assert runs and cfg.seed_task in runs
+    for run_cfg in runs:
+        target = n_parameters(ch.build_model("flat", run_cfg))
+        for m in ch.TRANSFORMERS:
+            net = ch.build_model(m, run_cfg)
+            assert abs(n_parameters(net) / target - 1) <= 0.05 and ch.used_parameters(net) == n_parameters(net)
+            z = torch.randn(2, run_cfg.condition.n_tokens, run_cfg.d, dtype=torch.complex64)
+            assert net.eval()(z).shape == (2, 2)  # (B, N, d) complex -> 2 logits
+
+
+def test_seeds_together_on_each_seeds_own_draw_equals_one_at_a_time():
+    draws = [make_polarization(64, 32, n_tokens=8, d=4, seed=s) for s in (0, 1)]
+    small = lambda f, k: CVKAN(4, k, n_blocks=1, hidden=8)  # noqa: E731
+    kw = dict(model=small, epochs=2, batch_size=32, device="cpu", progress=False)
+    together = train_classifier_seeds([d.z_train for d in draws], [d.y_train for d in draws], X_test=[d.z_test for d in draws],
+                                      y_test=[d.y_test for d in draws], seeds=[0, 1], per_seed_data=True, **kw)
+    for s, (fit, d) in enumerate(zip(together, draws)):
+        alone = train_classifier(d.z_train, d.y_train, X_test=d.z_test, y_test=d.y_test, seed=s, **kw)
+        np.testing.assert_allclose(fit.history["test_acc"], alone.history["test_acc"], atol=1e-9)
+        np.testing.assert_allclose(fit.history["train_loss"], alone.history["train_loss"], rtol=2e-4)
+    with pytest.raises(ValueError, match="one array per seed"):
+        train_classifier_seeds([draws[0].z_train], [draws[0].y_train], X_test=[draws[0].z_test], y_test=[draws[0].y_test],
+                               seeds=[0, 1], per_seed_data=True, **kw)
+
+
+def test_transformer_verdicts_on_a_constructed_result():
+    def runs(accs):  # per-seed final accuracies -> ModelRuns with 1 epoch
+        return ch.ModelRuns(10, 10, [[a] for a in accs], 0.0)
+    models = {"flat": runs([0.80, 0.81, 0.82]), "per_level": runs([0.90, 0.91, 0.93]), "magnitude": runs([0.85, 0.86, 0.87]),
+              "R": runs([0.70, 0.72, 0.71]), "C": runs([0.95, 0.97, 0.96])}
+    res = ch.ConditionResult(dataclasses.asdict(Condition(1.5)), [0, 1, 2], models, {"reim": [0.5] * 3, "abs": [0.5] * 3},
+                             {"reim": 65, "abs": 33})
+    assert cht.best_hierarchy(res) == "per_level"
+    rows = cht.transformer_verdicts([res])
+    assert [r["verdict"] for r in rows] == ["reproduced", "not reproduced"]  # per-level > R, per-level < C
+    assert "per-level" in rows[0]["claim"] and rows[1]["claim"].endswith("beats C")
+    no_rc = ch.ConditionResult(res.condition, [0, 1, 2], {"flat": models["flat"]}, res.logistic, res.logistic_params)
+    assert cht.transformer_verdicts([no_rc]) == []
+    table = cht.variant_rows([res, no_rc])
+    assert table[1][ch.LABELS["R"]] == "—" and table[0][ch.LABELS["R"]] != "—"
 
 
 @pytest.mark.parametrize("n_tokens", [16, 64])

@@ -69,19 +69,38 @@ def _stacked_forward(base: nn.Module, randomness: str) -> Callable:
     return vmap(one, randomness=randomness)
 
 
-def _test_metrics(forward, params, buffers, xe: torch.Tensor, ye: torch.Tensor, n_seeds: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-seed test loss and accuracy ``(S,)`` on the shared test split."""
+def _splits(X, y, X_test, y_test, n_seeds: int | None) -> tuple:
+    """Checked ``(X, y, X_test, y_test)``: one shared split, or (``n_seeds`` given) ``S`` splits
+    stacked on a leading seed axis, ``X: (S, N, T, C)``, ``y: (S, N)``."""
+    if n_seeds is None:
+        X, X_te = _sequences(X, "X"), _sequences(X_test, "X_test")
+        y, y_te = _labels(y, len(X), "y"), _labels(y_test, len(X_te), "y_test")
+        if X_te.shape[1:] != X.shape[1:] or X_te.dtype != X.dtype:
+            raise ValueError(f"X_test {X_te.shape} {X_te.dtype} must match X {X.shape} {X.dtype} beyond the first axis")
+        return X, y, X_te, y_te
+    parts = [list(v) if isinstance(v, (list, tuple)) else list(np.asarray(v)) for v in (X, y, X_test, y_test)]
+    if any(len(p) != n_seeds for p in parts):
+        raise ValueError(f"per_seed_data: X, y, X_test, y_test must each hold one array per seed ({n_seeds}), got {[len(p) for p in parts]}")
+    split = [_splits(*one, None) for one in zip(*parts)]
+    if len({tuple((a.shape, a.dtype) for a in s) for s in split}) != 1:
+        raise ValueError("per_seed_data: every seed's arrays must have the same shapes and dtypes")
+    return tuple(np.stack(a) for a in zip(*split))
+
+
+def _test_metrics(forward, params, buffers, xe: torch.Tensor, ye: torch.Tensor, n_seeds: int, chunk: int, per_seed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-seed test loss and accuracy ``(S,)`` on the shared test split (``per_seed``: ``xe (S, N_test, ...)``, ``ye (S, N_test)``)."""
     logits = []
-    for i in range(0, len(xe), chunk):
-        xb = xe[i : i + chunk].expand(n_seeds, *xe[i : i + chunk].shape)
+    for i in range(0, xe.shape[1] if per_seed else len(xe), chunk):
+        xb = xe[:, i : i + chunk] if per_seed else xe[i : i + chunk].expand(n_seeds, *xe[i : i + chunk].shape)
         logits.append(forward(params, buffers, xb))
     logits = torch.cat(logits, dim=1)  # (S, N_test, K)
-    loss = nn.functional.cross_entropy(logits.flatten(0, 1), ye.repeat(n_seeds), reduction="none").view(n_seeds, -1).mean(1)
-    acc = (logits.argmax(-1) == ye).sum(1).double() / ye.numel()  # exact count ratio, as train_classifier's
+    target = ye.flatten() if per_seed else ye.repeat(n_seeds)
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), target, reduction="none").view(n_seeds, -1).mean(1)
+    acc = (logits.argmax(-1) == ye).sum(1).double() / ye.shape[-1]  # exact count ratio, as train_classifier's
     return loss, acc
 
 
-def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test, epochs: int | None = None, budget: str | None = None, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-2, device=None, progress: bool = True) -> list[Fit]:
+def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test, epochs: int | None = None, budget: str | None = None, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-2, device=None, progress: bool = True, per_seed_data: bool = False) -> list[Fit]:
     """Train one classifier per seed, all seeds in one vectorized step.
 
     Args:
@@ -92,6 +111,8 @@ def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test,
         X_test, y_test: the test split, shared by every seed.
         epochs / budget: as :func:`~spectral_manifolds.cvkan.train.train_classifier`.
         batch_size, lr, weight_decay, device, progress: as there.
+        per_seed_data: when True, ``X, y, X_test, y_test`` are sequences of ``S`` arrays, seed ``i``'s
+            own draw (equal shapes across seeds): seed ``i`` trains and is tested on its own split.
 
     Returns:
         ``S`` :class:`~spectral_manifolds.cvkan.train.Fit` objects, in the order of ``seeds``;
@@ -99,11 +120,8 @@ def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test,
         epoch's wall seconds (shared by all seeds).
     """
     seeds = _check_seeds(seeds)
-    X, X_te = _sequences(X, "X"), _sequences(X_test, "X_test")
-    y, y_te = _labels(y, len(X), "y"), _labels(y_test, len(X_te), "y_test")
+    X, y, X_te, y_te = _splits(X, y, X_test, y_test, len(seeds) if per_seed_data else None)
     validate.positive_int("batch_size", batch_size)
-    if X_te.shape[1:] != X.shape[1:] or X_te.dtype != X.dtype:
-        raise ValueError(f"X_test {X_te.shape} {X_te.dtype} must match X {X.shape} {X.dtype} beyond the first axis")
     k = int(y.max()) + 1
     n_epochs = epochs_for(budget, epochs)
     device = runtime.torch_device() if device is None else torch.device(device)
@@ -115,6 +133,9 @@ def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test,
     opt = torch.optim.AdamW(list(params.values()), lr=lr, weight_decay=weight_decay)
     xt, yt = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
     xe, ye = torch.from_numpy(X_te).to(device), torch.from_numpy(y_te).to(device)
+    rows_of = torch.arange(len(seeds), device=device)[:, None]  # (S, 1): seed i reads its own split
+    pick = (lambda a, idx: a[rows_of, idx]) if per_seed_data else (lambda a, idx: a[idx])
+    n_train = xt.shape[1] if per_seed_data else len(xt)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     hist = {key: [[] for _ in seeds] for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds")}
     bar = runtime.progress(range(n_epochs), desc=f"{len(seeds)} seeds together", disable=not progress)
@@ -122,13 +143,13 @@ def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test,
         for _ in bar:
             t0 = time.perf_counter()
             base.train()
-            order = torch.stack([torch.randperm(len(xt), generator=g) for g in gens]).to(device)  # (S, N)
+            order = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(device)  # (S, N)
             loss_sum = torch.zeros(len(seeds), device=device)
             hits = torch.zeros(len(seeds), device=device)
             for idx in order.split(batch_size, dim=1):  # (S, B)
-                logits = forward(params, buffers, xt[idx])  # (S, B, K)
+                logits = forward(params, buffers, pick(xt, idx))  # (S, B, K)
                 _check_output(logits[0], (idx.shape[1], k), "train_classifier_seeds")
-                target = yt[idx]
+                target = pick(yt, idx)
                 losses = nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none").view(len(seeds), -1).mean(1)
                 opt.zero_grad(set_to_none=True)
                 losses.sum().backward()
@@ -137,9 +158,9 @@ def train_classifier_seeds(X, y, *, model, seeds: Sequence[int], X_test, y_test,
                 hits += (logits.detach().argmax(-1) == target).sum(1)
             base.eval()
             with torch.no_grad():
-                test_loss, test_acc = _test_metrics(forward, params, buffers, xe, ye, len(seeds), 4 * batch_size)
+                test_loss, test_acc = _test_metrics(forward, params, buffers, xe, ye, len(seeds), 4 * batch_size, per_seed_data)
             seconds = time.perf_counter() - t0
-            rows = {"train_loss": loss_sum / len(xt), "train_acc": hits / len(xt), "test_loss": test_loss, "test_acc": test_acc}
+            rows = {"train_loss": loss_sum / n_train, "train_acc": hits / n_train, "test_loss": test_loss, "test_acc": test_acc}
             for key, values in rows.items():
                 for i, v in enumerate(values.tolist()):
                     hist[key][i].append(v)

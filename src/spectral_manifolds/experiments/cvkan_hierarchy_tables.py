@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from spectral_manifolds import validate
-from spectral_manifolds.experiments.cvkan_hierarchy import LABELS, SEED_TABLE, SHORT, Condition, ConditionResult
+from spectral_manifolds.experiments.cvkan_hierarchy import HIERARCHY_MODELS, LABELS, SEED_TABLE, SHORT, TRANSFORMERS, Condition, ConditionResult
 from spectral_manifolds.report import compare, mean_std, verdict_row
 
 __all__ = ["SEED_CLAIMS", "FLOOR_CLAIMS", "best_logistic", "seed_table_rows", "variant_rows", "seed_verdicts", "floor_verdicts",
-           "variant_verdicts", "sweep_series"]
+           "variant_verdicts", "best_hierarchy", "transformer_verdicts", "sweep_series"]
 
 
 def best_logistic(res: ConditionResult) -> list:
@@ -45,12 +45,14 @@ def seed_table_rows(res: ConditionResult, seed_epoch: int = 3) -> list:
 
 
 def variant_rows(results: list) -> list:
-    """One row per condition: final test accuracy % (mean ± std) of every model and both logistics."""
+    """One row per condition: final test accuracy % (mean ± std) of every model and both logistics
+    ("—" where a model did not run on that condition)."""
     rows = []
+    names = list(dict.fromkeys(m for res in results for m in res.models))
     for res in results:
         row = {"condition": Condition(**res.condition).label}
-        for m, r in res.models.items():
-            row[LABELS[m]] = mean_std([100 * x for x in r.final()])
+        for m in names:
+            row[LABELS[m]] = mean_std([100 * x for x in res.models[m].final()]) if m in res.models else "—"
         row["logistic (Re, Im)"] = mean_std([100 * x for x in res.logistic["reim"]])
         row["logistic |mean Z|"] = mean_std([100 * x for x in res.logistic["abs"]])
         rows.append(row)
@@ -140,16 +142,43 @@ def variant_verdicts(results: list) -> list:
     return rows
 
 
+def best_hierarchy(res: ConditionResult) -> str:
+    """The hierarchical variant with the highest mean final accuracy on ``res`` (picked on the test
+    split, so the choice favours the hierarchy)."""
+    run = [m for m in HIERARCHY_MODELS if m in res.models]
+    if not run:
+        raise ValueError("no hierarchical variant ran on this condition")
+    return max(run, key=lambda m: float(np.mean(res.models[m].final())))
+
+
+def transformer_verdicts(results: list) -> list:
+    """Per condition on which R or C ran: "best hierarchical variant beats R" and "... beats C"
+    (``report.compare`` on final test accuracy %, paired by seed)."""
+    rows = []
+    for res in results:
+        if not set(TRANSFORMERS) & res.models.keys():
+            continue
+        best, label = best_hierarchy(res), Condition(**res.condition).label
+        for t in TRANSFORMERS:
+            if t not in res.models:
+                continue
+            cmp = compare([100 * x for x in res.models[best].final()], [100 * x for x in res.models[t].final()], lower_is_better=False)
+            rows.append(verdict_row(f"{label}: best hierarchical ({SHORT[best]}) beats {t}", cmp, seed_figure="— (not run by the seed)",
+                                    a_name=SHORT[best], b_name=t, metric="test acc (%), last epoch"))
+    return rows
+
+
 def sweep_series(results: list, vary: str) -> tuple:
     """Mean final accuracy (%) against ``vary`` ("sigma": N = 16; "n_tokens": sigma = 0.5), no common phase.
 
-    Returns ``(x, {name: [mean accuracy % per x]})`` for the models and both logistics."""
+    Returns ``(x, {name: [mean accuracy % per x]})`` for the models run at every x and both logistics."""
     validate.choice("vary", vary, ("sigma", "n_tokens"))
     keep = (lambda c: c["n_tokens"] == 16) if vary == "sigma" else (lambda c: c["sigma"] == 0.5)
     picked = sorted((r for r in results if keep(r.condition) and not r.condition["common_phase"]), key=lambda r: r.condition[vary])
     if not picked:
         raise ValueError(f"no condition varies {vary!r} in these results")
-    series = {LABELS[m]: [100 * float(np.mean(r.models[m].final())) for r in picked] for m in picked[0].models}
+    everywhere = [m for m in picked[0].models if all(m in r.models for r in picked)]  # R and C run on a few conditions only
+    series = {LABELS[m]: [100 * float(np.mean(r.models[m].final())) for r in picked] for m in everywhere}
     series["logistic (Re, Im)"] = [100 * float(np.mean(r.logistic["reim"])) for r in picked]
     series["logistic |mean Z|"] = [100 * float(np.mean(r.logistic["abs"])) for r in picked]
     return [r.condition[vary] for r in picked], series
