@@ -17,19 +17,27 @@ from spectral_manifolds.cvkan.forecast import train_forecaster
 from spectral_manifolds.cvkan.models import CVKAN, n_parameters
 from spectral_manifolds.data import domains
 from spectral_manifolds.experiments import cvkan_domains as cd
+from spectral_manifolds.experiments import cvkan_domains_pooling as pl
 from spectral_manifolds.experiments import cvkan_domains_tables as tb
 
 QUICK = cd.config_for("quick")
 FULL = cd.config_for("full")
+FULL_FC = cd.config_for("full", "forecasting")  # chapter 18: the series, with R, C and attention pooling
 
 
 def test_budgets_and_bad_configs():
     assert QUICK.n_seeds >= 3 and FULL.n_seeds >= 5 and FULL.steps >= QUICK.steps and FULL.with_c and FULL.hidden == 128
     assert FULL.depths == (1, 2, 3, 6) and FULL.n_blocks == 3
     for bad in (dict(n_seeds=1), dict(datasets=("cifar",)), dict(series=("etth1",)), dict(depths=(1, 2)), dict(depths=(0, 3)),
-                dict(depth_datasets=("basic_motions",), datasets=("digits",)), dict(steps=0), dict(lr=0.0)):
+                dict(depth_datasets=("basic_motions",), datasets=("digits",)), dict(pooling_datasets=("basic_motions",), datasets=("digits",), depth_datasets=()),
+                dict(steps=0), dict(lr=0.0)):
         with pytest.raises(ValueError):
             dataclasses.replace(QUICK, **bad)
+    cls, fc = cd.config_for("quick", "classification"), cd.config_for("full", "forecasting")
+    assert cls.series == () and cls.pooling_datasets and fc.datasets == () and fc.pooling_series and fc.forecast_transformers and fc.with_c
+    assert not (QUICK.pooling_datasets or QUICK.pooling_series or QUICK.forecast_transformers)  # "all": chapter 15 as published
+    with pytest.raises(ValueError):
+        cd.config_for("quick", "everything")
     with pytest.raises(ValueError):
         cd.config_for("medium")
     with pytest.raises(ValueError):
@@ -110,6 +118,42 @@ def test_baselines_and_depths_are_parameter_matched(name):
         cd.build(QUICK, "ViT", *shape, widths)
 
 
+@pytest.mark.parametrize("name", domains.SERIES)
+@torch.no_grad()
+def test_forecast_transformers_are_parameter_matched_and_shaped(name):
+    """R and C forecasters (out_dim = horizon * channels) within 5 % of the plain CV-KAN forecaster."""
+    context, patch = cd.FORECAST[name]
+    widths = cd.forecast_widths(FULL_FC, name)
+    make = cd.forecast_models(FULL_FC, name, widths)
+    target = n_parameters(make[cd.CVKAN_NAME](1, FULL_FC.horizon))
+    assert widths["target"] == target
+    x = torch.randn(3, context, 1)
+    for model in (cd.R, cd.C):
+        net = make[model](1, FULL_FC.horizon)
+        assert abs(n_parameters(net) / target - 1) <= 0.05, model
+        assert net(x).shape == (3, FULL_FC.horizon)
+    with pytest.raises(ValueError):
+        cd.forecast_models(FULL_FC, name)  # the transformers need widths
+
+
+@torch.no_grad()
+def test_attention_pooling_switch_changes_the_model_and_reduces_to_the_mean():
+    """Attention pooling adds a Linear(2d, 1) score (2d + 1 parameters) and changes the output; with
+    its score weights at zero it is the mean again (same remaining weights)."""
+    x = torch.from_numpy(cd.load("digits")[0][:6]).double()
+    torch.manual_seed(0)
+    mean = cd.build(QUICK, cd.CVKAN_NAME, 16, 4, 10, 1, {}).double()
+    attn = cd.build(QUICK, cd.CVKAN_ATTN, 16, 4, 10, 1, {}).double()
+    assert n_parameters(attn) - n_parameters(mean) == 2 * QUICK.d + 1
+    missing, unexpected = attn.load_state_dict(mean.state_dict(), strict=False)
+    assert not unexpected and all("pool.score" in k for k in missing) and missing
+    assert (attn(x) - mean(x)).abs().max() > 1e-6
+    attn.inner.pool.score.weight.zero_()
+    torch.testing.assert_close(attn(x), mean(x), rtol=1e-9, atol=1e-9)
+    fc = cd.forecast_models(dataclasses.replace(QUICK, pooling_series=True), "airline")
+    assert n_parameters(fc[cd.CVKAN_REL_ATTN](1, 12)) - n_parameters(fc[cd.CVKAN_REL](1, 12)) == 2 * QUICK.d + 1
+
+
 def test_baseline_errors_match_train_forecaster():
     s = domains.load_series("airline")
     context, patch = cd.FORECAST["airline"]
@@ -133,14 +177,18 @@ def test_logistic_baselines_are_strong_on_digits_and_on_motion_summaries():
 # --------------------------------------------------------------------- trained claims (quick sizes, reduced)
 @pytest.fixture(scope="module")
 def result():
-    cfg = dataclasses.replace(QUICK, datasets=("digits",), series=("co2",), depths=(), depth_datasets=())
+    cfg = dataclasses.replace(QUICK, datasets=("digits",), series=("co2",), depths=(), depth_datasets=(), pooling_datasets=("digits",), pooling_series=True,
+                              forecast_transformers=True)
     return cd.run(cfg, progress=False)
 
 
 def test_result_is_json_and_tables_render(result):
     assert json.loads(result.to_json())["config"]["n_seeds"] == QUICK.n_seeds
     assert len(tb.classification_rows(result)) == 4 and len(tb.classification_verdicts(result)) == 3
-    assert len(tb.forecast_rows(result)) == 5 and len(tb.forecast_verdicts(result)) == 6
+    assert len(tb.forecast_rows(result)) == 6 and len(tb.forecast_verdicts(result)) == 6  # CV-KAN, relative, R; 3 baselines
+    assert len(tb.best_baseline_verdicts(result)) == 3
+    assert [r["claim"].split(":")[0] for r in pl.pooling_verdicts(result)] == ["digits", "co2"]
+    assert pl.pooling_rows(result)[0]["seed: delta"].startswith("+1.4")
     rows = tb.seed_vs_ours_rows(result)
     assert [r["seed's data"] for r in rows] == ["CIFAR-10", "ETTh1"]
     assert "(deterministic)" in tb.classification_rows(result)[-1]["test accuracy (%)"]
