@@ -196,3 +196,21 @@ def test_digits_interventions_run_and_shuffling_the_embedded_phases_hurts(result
     assert rows
     # ten classes: after two epochs the CV-KAN is above chance, and shuffling its embedded phases takes it towards 10 %
     assert np.mean(d["acc"]) > 0.15 and np.mean([s[0] for s in d["shuffled"]["phase"]]) < np.mean(d["acc"])
+
+
+def test_baselines_r_and_c_take_the_tasks_tokens():
+    cfg = cp.config_for("quick")
+    z = torch.from_numpy(cp.make_task("magnitude", 8, 2, seed=0).z_train)
+    for m in ("R", "C"):
+        net = cp.build_model(m, cfg)
+        assert net(z).shape == (8, 2) and (m == "C") == any(p.is_complex() for p in net.parameters())
+
+
+def test_twin_verdicts_hold_r_and_c_and_follow_the_ordering():
+    """A hand-made result (no training): the CV-KAN 10 points above R on every seed, level with C."""
+    acc = {"cvkan": [0.90, 0.92, 0.91], "R": [0.80, 0.82, 0.81], "C": [0.91, 0.91, 0.92]}
+    t = cp.TaskResult("seed", [0, 1, 2], {}, acc, {"reim": [0.5] * 3, "abs": [0.6] * 3}, {}, {}, {}, {}, {}, {}, {})
+    rows = {r["claim"]: r["verdict"] for r in cpt.twin_verdicts(cp.PhasesResult([t], {}, 0.0))}
+    assert rows["seed: CV-KAN beats the R (real Transformer)"] == "reproduced"
+    assert rows["seed: CV-KAN beats the C (complex Transformer)"] == "inconclusive"
+    assert rows["seed: CV-KAN beats the best logistic on mean(Z)"] == "reproduced" and len(rows) == 3

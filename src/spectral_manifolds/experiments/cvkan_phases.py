@@ -25,7 +25,8 @@ nulls -- are in :mod:`spectral_manifolds.cvkan.phase_probes` and importable from
 
 :func:`config_for` holds every size (quick and full); :func:`run` trains, per task and seed,
 the CV-KAN, its real twins (:mod:`spectral_manifolds.cvkan.twins`), Z0 in chapter 13's two
-forms and both logistic regressions on ``mean(Z)``, all on the same draw, and measures.
+forms, baselines R and C (``cvkan.matched``) and both logistic regressions on ``mean(Z)``, all on the
+same draw, and measures. The digits run is in :mod:`spectral_manifolds.experiments.cvkan_phases_digits`.
 Tables and verdicts are in :mod:`spectral_manifolds.experiments.cvkan_phases_tables`.
 """
 
@@ -43,15 +44,17 @@ from spectral_manifolds.cvkan.phase_probes import (
     probe_features, resultant_length, shuffle, signal_first, states,
 )
 from spectral_manifolds.data.polarization import PolarizationData, make_magnitude_polarization, make_polarization
+from spectral_manifolds.experiments.cvkan_phases_digits import run_digits
 
 __all__ = ["TASKS", "MODELS", "exact_checks", "LABELS", "PhasesConfig", "TaskResult", "PhasesResult", "config_for", "build_model",
            "run_task", "run_digits", "run", "make_task", "signal_first", "states", "forward_from", "shuffle", "circular_linear",
            "resultant_length", "probe", "null_correlation", "null_resultant"]
 
 TASKS = ("seed", "common_phase", "magnitude")
-MODELS = ("cvkan", "polar", "cartesian", "z0", "z0_raw")
+MODELS = ("cvkan", "polar", "cartesian", "z0", "z0_raw", "R", "C")
 LABELS = {"cvkan": "CV-KAN (flat, 3 blocks)", "polar": "real-polar twin", "cartesian": "real-Cartesian twin",
-          "z0": "Z0 (no block, matched)", "z0_raw": "Z0 (no head norm)"}
+          "z0": "Z0 (no block, matched)", "z0_raw": "Z0 (no head norm)",
+          "R": "R (real Transformer)", "C": "C (complex Transformer)"}
 TASK_LABELS = {"seed": "seed's task (label in the phases)", "common_phase": "random common phase (label in phase coherence)",
                "magnitude": "magnitude task (label in the magnitudes)"}
 
@@ -129,8 +132,9 @@ def config_for(budget: str | None = None) -> PhasesConfig:
 
 
 def build_model(name: str, cfg: PhasesConfig, *, target: int | None = None):
-    """``cvkan``: ``CVKAN(d, 2, n_blocks)``; ``polar`` / ``cartesian``: :func:`~spectral_manifolds.cvkan.twins.twin_for_params`
-    and ``z0`` / ``z0_raw``: chapter 13's Z0 (``cvkan_hierarchy.build_model``), matched to ``target``
+    """``cvkan``: ``CVKAN(d, 2, n_blocks)``; ``polar`` / ``cartesian``: :func:`~spectral_manifolds.cvkan.twins.twin_for_params`,
+    ``z0`` / ``z0_raw``: chapter 13's Z0 (``cvkan_hierarchy.build_model``) and ``R`` / ``C``: the Transformers of
+    :func:`~spectral_manifolds.cvkan.matched.transformer_for_params` (4 heads, 1 layer), matched to ``target``
     (default: the CV-KAN's count) within 5 %."""
     from spectral_manifolds.cvkan.baselines import width_for_params
     from spectral_manifolds.cvkan.models import CVKAN, n_parameters
@@ -142,6 +146,10 @@ def build_model(name: str, cfg: PhasesConfig, *, target: int | None = None):
     target = n_parameters(CVKAN(cfg.d, 2, n_blocks=cfg.n_blocks, hidden=cfg.hidden)) if target is None else target
     if name in ("polar", "cartesian"):
         return twin_for_params(cfg.d, 2, name, target, n_blocks=cfg.n_blocks)
+    if name in ("R", "C"):
+        from spectral_manifolds.cvkan.matched import transformer_for_params
+
+        return transformer_for_params(name, cfg.d, 2, target)
     if cfg.n_blocks == 3:  # chapter 13's Z0, matched to its flat stack (the same model as ours)
         from spectral_manifolds.experiments import cvkan_hierarchy as ch
 
@@ -259,43 +267,6 @@ def run_task(task: str, cfg: PhasesConfig, *, progress: bool = True) -> TaskResu
     m_pos = int(cfg.n_test // 2 + cfg.n_test % 2) * cfg.n_tokens
     nulls = {"position r": null_correlation(m_pos), "resultant (per class)": null_resultant(cfg.n_test // 2), "probe chance": 0.5}
     return TaskResult(task, list(range(cfg.n_seeds)), seconds=timer.seconds, nulls=nulls, **out)
-
-
-def run_digits(cfg: PhasesConfig, *, progress: bool = True) -> dict | None:
-    """The same interventions on real data: sklearn's digits as 16 tokens of 2x2 pixels
-    (``data.domains.load_digits_tokens(patch=2)``), a ``CVKAN(d, 10, in_features=4)`` whose real
-    embedding makes the complex tokens (state 0), ``digits_epochs`` epochs per seed; and the
-    multinomial logistic regression on the 64 pixels. ``None`` when ``digits_epochs == 0``
-    or the loader is missing. Returns per-seed ``acc``, ``shuffled[kind][s][k]``, ``logistic``."""
-    if cfg.digits_epochs == 0:
-        return None
-    try:
-        from spectral_manifolds.data.domains import load_digits_tokens
-    except ImportError:  # the loader belongs to another chapter
-        return None
-    from sklearn.linear_model import LogisticRegression
-
-    from spectral_manifolds.cvkan.models import CVKAN, n_parameters
-    from spectral_manifolds.cvkan.train import train_classifier
-
-    x_tr, y_tr, x_te, y_te = load_digits_tokens(patch=2)
-    out = dict(acc=[], shuffled={k: [] for k in KINDS}, n_params=0, n_train=len(y_tr), n_test=len(y_te), epochs=cfg.digits_epochs)
-    pixels = LogisticRegression(max_iter=2000).fit(x_tr.reshape(len(x_tr), -1), y_tr)
-    out["logistic"] = [float(pixels.score(x_te.reshape(len(x_te), -1), y_te))] * cfg.n_seeds
-    bar = runtime.progress(range(cfg.n_seeds), desc="digits", leave=False, disable=not progress)
-    for s in bar:
-        torch.manual_seed(1000 + s)
-        net = CVKAN(cfg.d, 10, in_features=x_tr.shape[-1], n_blocks=cfg.n_blocks, hidden=cfg.hidden)
-        fit = train_classifier(x_tr, y_tr, X_test=x_te, y_test=y_te, model=net, seed=s, epochs=cfg.digits_epochs,
-                               batch_size=cfg.batch_size, lr=cfg.lr, progress=False)
-        net = fit.model.eval()
-        out["n_params"] = n_parameters(net)
-        out["acc"].append(float(fit.test["accuracy"]))
-        st = states(net, torch.from_numpy(x_te))
-        for kind in KINDS:
-            out["shuffled"][kind].append([accuracy(forward_from(net, shuffle(z, kind, s), k), y_te) for k, z in enumerate(st)])
-    bar.close()
-    return out
 
 
 def run(cfg: PhasesConfig, *, progress: bool = True) -> PhasesResult:

@@ -62,10 +62,11 @@ def _row(claim: str, a, b, a_name: str, b_name: str, metric: str, expected: str 
 
 
 def twin_verdicts(res: PhasesResult) -> list:
-    """Per task: the CV-KAN against each real twin, Z0 (no head norm) and the better logistic (test accuracy)."""
+    """Per task: the CV-KAN against each real twin, baselines R and C, Z0 (no head norm) and the better
+    logistic (test accuracy), for the models the result holds."""
     rows = []
     for t in _tasks(res):
-        others = [(m, t.acc[m]) for m in ("polar", "cartesian", "z0_raw") if m in t.acc] + [("best logistic on mean(Z)", best_logistic(t))]
+        others = [(m, t.acc[m]) for m in ("polar", "cartesian", "R", "C", "z0_raw") if m in t.acc] + [("best logistic on mean(Z)", best_logistic(t))]
         for name, values in others:
             label = LABELS.get(name, name)
             rows.append(_row(f"{t.task}: CV-KAN beats the {label}", [100 * a for a in t.acc["cvkan"]], [100 * v for v in values],

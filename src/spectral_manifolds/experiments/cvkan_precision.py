@@ -8,7 +8,12 @@ stored as real ``view_as_real`` tensors), and the device/dtype probes (``capabil
 ``dtype_trace``, ``backward_trace``, ``dynamic_range``) live in :mod:`spectral_manifolds.cvkan.precision`.
 
 :func:`run` trains every (precision, parametrization, seed) with :func:`train_one`, a small
-precision-aware loop (``train.train_classifier`` takes no autocast dtype or scaler).
+precision-aware loop (``train.train_classifier`` takes no autocast dtype or scaler). Beside the
+two storages of the complex layer (:data:`PARAMETRIZATIONS`) it trains baseline **R**, the real
+Transformer of :mod:`spectral_manifolds.cvkan.baselines` on ``[Re z, Im z]`` matched to the model's
+parameter count within 5 % (:data:`MODELS`, :func:`build_model`): the reference a practitioner would
+hold a complex network against under the same precisions. Repeated timings are in
+``cvkan_precision_speed``, fact rows and further verdicts in ``cvkan_precision_tables``.
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from spectral_manifolds.data.polarization import make_polarization
 from spectral_manifolds.experiments.benchmarking import synchronize
 
 __all__ = [
-    "PRECISIONS", "PARAMETRIZATIONS", "FP16_MAX", "ACCURACY_MARGIN", "PrecisionConfig", "PrecisionResult",
-    "build_model", "first_batch", "range_rows", "train_one", "run", "results_rows", "verdict_rows",
+    "PRECISIONS", "PARAMETRIZATIONS", "MODELS", "MODEL_LABELS", "FP16_MAX", "ACCURACY_MARGIN", "PrecisionConfig", "PrecisionResult",
+    "build_model", "first_batch", "models_of", "range_rows", "train_one", "run", "results_rows", "verdict_rows",
 ]
 
 # name -> (autocast dtype or None, GradScaler)
 PRECISIONS = {"fp32": (None, False), "fp16 + GradScaler": (torch.float16, True), "fp16, no scaler": (torch.float16, False), "bf16": (torch.bfloat16, False)}
 PARAMETRIZATIONS = ("complex", "real")
+MODELS = PARAMETRIZATIONS + ("R",)  # the two storages of MixedCVKAN, and baseline R at its parameter count
+MODEL_LABELS = {"complex": "complex", "real": "real", "R": "R (real Transformer)"}
 FP16_MAX = float(torch.finfo(torch.float16).max)  # 65504
 ACCURACY_MARGIN = 0.005
 
@@ -56,25 +63,41 @@ class PrecisionConfig:
     lr: float = 1e-3
     precisions: tuple = tuple(PRECISIONS)
     warmup_steps: int = 3  # not timed
+    speed_repeats: int = 3  # cvkan_precision_speed: timed repeats of every setting, interleaved
+    speed_steps: int = 4  # training steps per timed repeat
+    models: tuple = MODELS
+    baseline_heads: int = 4  # R: heads and encoder layers (its width is matched)
+    baseline_layers: int = 1
 
     def __post_init__(self):
-        for name in ("n_train", "n_test", "epochs", "batch_size", "d", "n_blocks", "hidden"):
+        for name in ("n_train", "n_test", "epochs", "batch_size", "d", "n_blocks", "hidden", "speed_repeats", "speed_steps"):
             validate.positive_int(name, getattr(self, name))
         if self.n_seeds < 2 or not self.lr > 0 or "fp32" not in self.precisions:
             raise ValueError(f"need n_seeds >= 2 (got {self.n_seeds}), lr > 0 (got {self.lr}) and 'fp32' among precisions (the reference)")
         for p in self.precisions:
             validate.choice("precision", p, tuple(PRECISIONS))
+        for m in self.models:
+            validate.choice("model", m, MODELS)
+        if "real" not in self.models:
+            raise ValueError(f"models must include 'real' (the storage every precision trains), got {self.models!r}")
 
     @classmethod
     def for_budget(cls, budget: str | None = None) -> "PrecisionConfig":
-        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 6 epochs, batch 256."""
-        quick, full = cls(), cls(n_train=5000, n_test=2000, epochs=6, batch_size=256, n_seeds=5, warmup_steps=10)
+        """quick: CI on two CPU cores (MLP width 64: R in float16 is slow on a CPU); full: the seed's 2,500 + 2,500 sequences, 5 seeds, 6 epochs, batch 256."""
+        quick, full = cls(hidden=64), cls(n_train=5000, n_test=2000, epochs=6, batch_size=256, n_seeds=5, warmup_steps=10,
+                                 speed_repeats=5, speed_steps=25)
         return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
-def build_model(cfg: PrecisionConfig, parametrization: str) -> MixedCVKAN:
-    """The chapter's model; build it after seeding torch (both parametrizations then start equal)."""
-    validate.choice("parametrization", parametrization, PARAMETRIZATIONS)
+def build_model(cfg: PrecisionConfig, parametrization: str) -> nn.Module:
+    """The chapter's model (``"complex"``/``"real"`` storage) or baseline ``"R"``, matched to it within 5 %;
+    build it after seeding torch (both parametrizations then start equal). ``(B, N, d)`` complex -> ``(B, 2)``."""
+    validate.choice("parametrization", parametrization, MODELS)
+    if parametrization == "R":
+        from spectral_manifolds.cvkan.matched import transformer_for_params
+
+        target = n_real_parameters(MixedCVKAN(cfg.d, cfg.n_blocks, cfg.hidden, "real"))
+        return transformer_for_params("R", cfg.d, 2, target, heads=cfg.baseline_heads, layers=cfg.baseline_layers)
     return MixedCVKAN(cfg.d, cfg.n_blocks, cfg.hidden, parametrization)
 
 
@@ -107,7 +130,7 @@ def train_one(cfg: PrecisionConfig, precision: str, parametrization: str, seed: 
     xt, yt, xe, ye = (torch.from_numpy(a).to(device) for a in (data.z_train, data.y_train, data.z_test, data.y_test))
     gen = torch.Generator().manual_seed(int(seed))
     row = {"precision": precision, "parametrization": parametrization, "seed": seed, "n_params": n_real_parameters(model), "status": "ok", "error_step": None,
-           "first_nonfinite_loss": None, "first_nonfinite_grad": None, "nonfinite_param": None, "skipped_steps": 0, "steps": 0, "accuracy": None, "steps_per_s": None, "range": None}
+           "first_nonfinite_loss": None, "first_nonfinite_grad": None, "n_nonfinite_loss": 0, "n_nonfinite_grad": 0, "nonfinite_param": None, "skipped_steps": 0, "steps": 0, "accuracy": None, "steps_per_s": None, "range": None}
     loss_flags, grad_flags, t_start = [], [], None
     try:
         scaler = torch.amp.GradScaler(device.type) if use_scaler else None
@@ -137,13 +160,14 @@ def train_one(cfg: PrecisionConfig, precision: str, parametrization: str, seed: 
             with torch.no_grad(), _autocast(device, dtype):
                 logits = torch.cat([model(xe[i : i + 512]).float() for i in range(0, len(xe), 512)])
             row["accuracy"] = float((logits.argmax(-1) == ye).float().mean())
-            row["range"] = dynamic_range(model, xe[ye == 1][:256])
+            row["range"] = dynamic_range(model, xe[ye == 1][:256]) if isinstance(model, MixedCVKAN) else None
     except Exception as e:  # noqa: BLE001 -- the error is the chapter's output
         row["status"], row["error_step"] = _error(e), len(loss_flags)
     row["steps"] = len(loss_flags)
     if loss_flags:
         bad_loss = torch.stack(loss_flags).cpu().numpy()
         bad_grad = torch.stack(grad_flags).cpu().numpy()  # (steps, n_params)
+        row["n_nonfinite_loss"], row["n_nonfinite_grad"] = int(bad_loss.sum()), int(bad_grad.any(axis=1).sum())
         if bad_loss.any():
             row["first_nonfinite_loss"] = int(np.argmax(bad_loss))
         if bad_grad.any():
@@ -177,7 +201,7 @@ def run(cfg: PrecisionConfig | None = None, *, device=None, progress: bool = Tru
     cfg = PrecisionConfig.for_budget() if cfg is None else cfg
     dev = runtime.torch_device() if device is None else torch.device(device)
     t0 = time.perf_counter()
-    jobs = [(s, p, q) for s in report.seeds_for(cfg.n_seeds) for p in cfg.precisions for q in PARAMETRIZATIONS]
+    jobs = [(s, p, q) for s in report.seeds_for(cfg.n_seeds) for p in cfg.precisions for q in cfg.models]
     runs, data = [], {}
     for seed, prec, par in runtime.progress(jobs, desc="seed x precision x parameters", disable=not progress):
         if seed not in data:
@@ -192,24 +216,32 @@ def _count(rows, key) -> str:
     return f"{len(hits)} of {len(rows)}" + (" (step " + ", ".join(str(r[key]) if r[key] is not None else "—" for r in rows) + ")" if hits else "")
 
 
-def results_rows(result: PrecisionResult) -> list[dict]:
-    """One row per (precision, parametrization): status, non-finite events, accuracy, speed (seed 0's run) and ratio to fp32."""
+def models_of(result: PrecisionResult) -> tuple:
+    """The models a result holds (results from before baseline R: the two storages)."""
+    return tuple(result.config.get("models", PARAMETRIZATIONS))
+
+
+def results_rows(result: PrecisionResult, *, speed: bool = True) -> list[dict]:
+    """One row per (precision, parametrization): status, non-finite events, accuracy, and (``speed``) the
+    steps/s of seed 0's run with its ratio to fp32 (one run: ``cvkan_precision_speed`` repeats the timing)."""
     out = []
     for prec in result.config["precisions"]:
-        for par in PARAMETRIZATIONS:
+        for par in models_of(result):
             rows = result.rows(prec, par)
             ok = [r for r in rows if r["status"] == "ok"]
             errors = sorted({f"{r['status']} (step {r['error_step']})" for r in rows if r["status"] != "ok"})
             ref = result.rows("fp32", par)[0]["steps_per_s"]
             sps = rows[0]["steps_per_s"]
             params = list(dict.fromkeys(r["nonfinite_param"] for r in rows if r["nonfinite_param"]))
-            out.append({
-                "precision": prec, "parameters": par, "runs": f"{len(ok)} of {len(rows)}", "error": "; ".join(errors) or "—",
+            row = {
+                "precision": prec, "parameters": MODEL_LABELS[par], "runs": f"{len(ok)} of {len(rows)}", "error": "; ".join(errors) or "—",
                 "non-finite loss": _count(rows, "first_nonfinite_loss"), "non-finite grad": _count(rows, "first_nonfinite_grad"),
                 "in parameter": ", ".join(params) or "—", "scaler-skipped steps (per seed)": ", ".join(str(r["skipped_steps"]) for r in ok) if PRECISIONS[prec][1] and ok else "—",
                 "test accuracy": report.mean_std([r["accuracy"] for r in ok]) if len(ok) == len(rows) else "—",
-                "steps/s (seed 0)": round(sps, 1) if sps else "—", "× fp32": round(sps / ref, 2) if sps and ref else "—",
-            })
+            }
+            if speed:
+                row.update({"steps/s (seed 0)": round(sps, 1) if sps else "—", "× fp32": round(sps / ref, 2) if sps and ref else "—"})
+            out.append(row)
     return out
 
 
@@ -226,14 +258,15 @@ def range_rows(result: PrecisionResult) -> list[dict]:
 
 
 def verdict_rows(result: PrecisionResult) -> list[dict]:
-    """"fp32 beats <precision>" in test accuracy, per parametrization, for every setting that ran in every seed."""
+    """"fp32 beats <precision>" in test accuracy, per parametrization (and R), for every setting that ran in every seed."""
     out = []
-    for par in PARAMETRIZATIONS:
+    for par in models_of(result):
         ref = result.rows("fp32", par)
         for prec in result.config["precisions"]:
             rows = result.rows(prec, par)
             if prec == "fp32" or any(r["status"] != "ok" for r in rows + ref):
                 continue
             comp = report.compare([r["accuracy"] for r in ref], [r["accuracy"] for r in rows], lower_is_better=False, margin=ACCURACY_MARGIN)
-            out.append(report.verdict_row(f"{par} parameters: fp32 beats {prec}", comp, a_name="fp32", b_name=prec, metric="test accuracy"))
+            who = "R" if par == "R" else f"{par} parameters"
+            out.append(report.verdict_row(f"{who}: fp32 beats {prec}", comp, a_name="fp32", b_name=prec, metric="test accuracy"))
     return out
