@@ -77,7 +77,7 @@ def test_polarization_needs_a_block():
 # --------------------------------------------------------------------- trained claims (quick sizes)
 @pytest.fixture(scope="module")
 def seed_task():
-    return cn.run(dataclasses.replace(QUICK, tasks=(SEED_TASK,)), progress=False)
+    return cn.run(dataclasses.replace(QUICK, tasks=(SEED_TASK,), with_transformers=False), progress=False)
 
 
 def test_result_shapes_and_json(seed_task):
@@ -126,7 +126,7 @@ def test_seed_task_centre_polarizes_per_token_norms_invert(seed_task):
 
 
 def test_common_phase_defeats_the_linear_logistic_not_the_models(seed_task):
-    res = cn.run(dataclasses.replace(QUICK, tasks=(COMMON,), norms=("centre", "layernorm")), progress=False)
+    res = cn.run(dataclasses.replace(QUICK, tasks=(COMMON,), norms=("centre", "layernorm"), with_transformers=False), progress=False)
     assert np.mean(res.values(COMMON.name, "logistic on (Re, Im) of mean(Z)", "accuracy")) <= 0.6
     assert min(res.values(COMMON.name, "norm=centre", "accuracy")) >= 0.97
     # |mean(Z)| does not see the common phase: the same seeds give the same |.| logistic
@@ -136,3 +136,79 @@ def test_common_phase_defeats_the_linear_logistic_not_the_models(seed_task):
     for z0 in cn.Z0_MODELS:  # the Z0s read only |mean(Z)| too
         np.testing.assert_allclose(res.values(COMMON.name, z0, "accuracy"), seed_task.values(SEED_TASK.name, z0, "accuracy"), atol=0.005)
     assert np.mean(res.values(COMMON.name, "norm=layernorm", "auroc")) < 0.5 < np.mean(res.values(COMMON.name, "norm=centre", "auroc"))
+
+
+# --------------------------------------------------------------------- R and C, gradient flow (section 5)
+@pytest.mark.parametrize("budget", ["quick", "full"])
+def test_transformer_baselines_are_matched_to_the_centre_stack(budget):
+    from spectral_manifolds.cvkan.baselines import transformer_baseline
+
+    cfg = cn.NormsConfig.for_budget(budget)
+    target = n_parameters(cn.build_model(cfg, "centre"))
+    for name, w in cn.transformer_hidden(cfg).items():
+        model = transformer_baseline(name, cfg.d, w, cfg.baseline_heads, cfg.baseline_layers, 2)
+        assert abs(n_parameters(model) / target - 1) <= 0.05, name
+
+
+def test_run_trains_r_and_c_at_the_matched_count_and_compares_them():
+    cfg = dataclasses.replace(QUICK, tasks=(SEED_TASK,), norms=("centre", "none"), with_z0=False, n_train=64, n_test=32, n_seeds=2)
+    res = cn.run(cfg, progress=False)
+    centre = res.values(SEED_TASK.name, "norm=centre", "n_params")[0]
+    for name in cn.TRANSFORMERS:
+        assert abs(res.values(SEED_TASK.name, name, "n_params")[0] / centre - 1) <= 0.05
+        assert res.values(SEED_TASK.name, name, "grad_norms") == [None, None]
+    rows = cn.baseline_rows(res)
+    assert [r["claim"].rsplit(" ", 1)[1] for r in rows] == ["R", "C"]
+    skipped = cn.run(dataclasses.replace(cfg, baseline_tasks=()), progress=False)
+    assert not cn.baseline_rows(skipped) and "R" not in skipped.models()
+
+
+def test_gradient_recorder_equals_direct_autograd():
+    from spectral_manifolds.cvkan.train import train_classifier
+
+    g = np.random.default_rng(0)
+    x = (g.normal(size=(24, 6, 4)) + 1j * g.normal(size=(24, 6, 4))).astype(np.complex64)
+    y = np.arange(24) % 2
+    torch.manual_seed(0)
+    model = CVKAN(4, 2, n_blocks=2, hidden=8, norm="none")
+    ref = CVKAN(4, 2, n_blocks=2, hidden=8, norm="none")
+    ref.load_state_dict(model.state_dict())
+    rec = cn.GradientRecorder(cn.block_groups(model))
+    train_classifier(x, y, X_test=x, y_test=y, model=model, seed=0, epochs=1, batch_size=24, progress=False)  # one full-batch step
+    rec.remove()
+    got = rec.norms()
+    loss = torch.nn.functional.cross_entropy(ref(torch.from_numpy(x)), torch.from_numpy(y).long())
+    for name, params in cn.block_groups(ref).items():
+        grads = torch.autograd.grad(loss, params, retain_graph=True)
+        want = float(torch.sqrt(sum(gr.abs().square().sum() for gr in grads)))
+        assert got[name].shape == (1,) and got[name][0] == pytest.approx(want, rel=1e-4), name
+
+
+def test_depth_ratio_and_stability_summary_closed_forms():
+    from spectral_manifolds.experiments.cvkan_norms_gradients import depth_ratio, stability_summary
+
+    assert depth_ratio({"block 1": [10.0, 10.0], "block 2": [5.0, 5.0], "block 3": [1.0, 1.0], "all": [1.0, 1.0]}) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        depth_ratio({"block 1": [1.0], "all": [1.0]})
+    total = np.ones(30)
+    total[25] = 8.0
+    total[27] = np.nan
+    s = stability_summary(total, [1.0, 0.5, 0.75])
+    assert s["non-finite steps"] == 1 and s["largest gradient jump"] == pytest.approx(8.0) and s["max loss rise"] == pytest.approx(1.5)
+
+
+def test_gradients_recorded_at_every_step_and_grow_towards_the_input(seed_task):
+    steps = QUICK.epochs * int(np.ceil(QUICK.n_train / QUICK.batch_size))
+    for kind in QUICK.norms:
+        for grads in seed_task.values(SEED_TASK.name, f"norm={kind}", "grad_norms"):
+            assert set(grads) == {f"block {i + 1}" for i in range(QUICK.n_blocks)} | {"all"}
+            assert all(len(v) == steps and np.all(np.isfinite(v)) for v in grads.values())
+            assert all(np.all(np.asarray(grads["all"]) >= np.asarray(grads[b])) for b in grads)
+    rows = {r["task"]: r for r in cn.gradient_rows(seed_task.runs) if r["model"] == "norm=none"}
+    assert rows[SEED_TASK.name]["non-finite steps"] == 0
+    # the chapter's ordering at quick: on the seed's task block 1 gets the larger gradient, every norm, on average over seeds
+    from spectral_manifolds.experiments.cvkan_norms_gradients import depth_ratio
+
+    for kind in QUICK.norms:
+        assert np.mean([depth_ratio(g) for g in seed_task.values(SEED_TASK.name, f"norm={kind}", "grad_norms")]) > 0, kind
+    assert len(cn.gradient_verdict_rows(seed_task.runs)) == len(QUICK.norms) + 1

@@ -42,7 +42,7 @@ from torch import nn
 from spectral_manifolds import validate
 from spectral_manifolds.cvkan.layers import make_norm, n_real_parameters
 
-__all__ = ["RealTransformer", "ComplexTransformer", "HeadwiseLayerNorm", "n_real_parameters", "width_for_params"]
+__all__ = ["RealTransformer", "ComplexTransformer", "HeadwiseLayerNorm", "n_real_parameters", "width_for_params", "transformer_widths", "transformer_baseline"]
 
 ACTIVATIONS = ("cgelu", "modrelu", "crelu")
 NORMS = ("token", "torchcvnn")
@@ -86,6 +86,20 @@ def width_for_params(build: Callable[[int], nn.Module], target: int, lo: int, hi
     if tol is not None and abs(count(best) / target - 1.0) > tol:
         raise ValueError(f"no width in [{lo}, {hi}] gives {target} parameters within {tol:.0%}: closest is width {best} with {count(best)}")
     return best
+
+
+def transformer_baseline(name: str, d: int, width: int, n_heads: int, n_layers: int, out_dim: int) -> nn.Module:
+    """Baseline ``"R"`` or ``"C"`` on complex tokens ``(B, N, d)``: ``d_model = n_heads * width``."""
+    validate.choice("baseline", name, ("R", "C"))
+    if name == "R":
+        return RealTransformer(d, n_heads * width, n_heads, n_layers, out_dim, complex_input=True)
+    return ComplexTransformer(d, n_heads * width, n_heads, n_layers, out_dim)
+
+
+def transformer_widths(d: int, target: int, n_heads: int, n_layers: int, *, out_dim: int = 2, tol: float = 0.05, hi: int = 512) -> dict[str, int]:
+    """``{"R": w, "C": w}``: the per-head widths at which :func:`transformer_baseline` on
+    complex ``(B, N, d)`` tokens has ``target`` real parameters (within ``tol``, else ``ValueError``)."""
+    return {name: width_for_params(lambda w: transformer_baseline(name, d, w, n_heads, n_layers, out_dim), target, 1, hi, tol=tol) for name in ("R", "C")}
 
 
 def _sinusoid(n: int, d: int, device, dtype) -> torch.Tensor:

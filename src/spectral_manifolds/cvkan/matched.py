@@ -19,7 +19,7 @@ from functools import lru_cache
 from torch import nn
 
 from spectral_manifolds import validate
-from spectral_manifolds.cvkan.baselines import ComplexTransformer, RealTransformer, width_for_params
+from spectral_manifolds.cvkan.baselines import transformer_baseline, width_for_params
 
 __all__ = ["TRANSFORMERS", "transformer", "transformer_width", "transformer_for_params"]
 
@@ -27,11 +27,10 @@ TRANSFORMERS = ("R", "C")
 
 
 def transformer(kind: str, d: int, out_dim: int, width: int, *, heads: int = 4, layers: int = 1) -> nn.Module:
-    """``R`` or ``C`` on ``d`` complex channels with ``d_model = heads * width``."""
+    """``R`` or ``C`` on ``d`` complex channels with ``d_model = heads * width``
+    (:func:`~spectral_manifolds.cvkan.baselines.transformer_baseline`)."""
     validate.choice("kind", kind, TRANSFORMERS)
-    if kind == "R":
-        return RealTransformer(d, heads * width, heads, layers, out_dim, complex_input=True)
-    return ComplexTransformer(d, heads * width, heads, layers, out_dim)
+    return transformer_baseline(kind, d, width, heads, layers, out_dim)
 
 
 @lru_cache(maxsize=64)

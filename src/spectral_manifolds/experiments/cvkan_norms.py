@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from spectral_manifolds import report, runtime
-from spectral_manifolds.cvkan.baselines import width_for_params
+from spectral_manifolds.cvkan.baselines import transformer_baseline, transformer_widths, width_for_params
 from spectral_manifolds.cvkan.layers import NORMS, make_norm
 from spectral_manifolds.cvkan.models import CVKAN, n_parameters
 from spectral_manifolds.cvkan.probes import auroc, layer_profile, token_magnitudes
@@ -56,14 +56,25 @@ from spectral_manifolds.experiments.cvkan_norms_config import (  # noqa: F401  (
     LOGISTICS,
     SEED_NONE,
     TASKS,
+    TRANSFORMERS,
     Z0_MODELS,
     NormsConfig,
     NormsResult,
     Task,
 )
+from spectral_manifolds.experiments.cvkan_norms_gradients import (  # noqa: F401  (re-exported)
+    GRAD_MARGIN,
+    GradientRecorder,
+    block_groups,
+    gradient_curves,
+    gradient_rows,
+    gradient_verdict_rows,
+    stability_rows,
+)
 from spectral_manifolds.experiments.cvkan_norms_tables import (  # noqa: F401  (re-exported)
     ACCURACY_MARGIN,
     AUROC_MARGIN,
+    baseline_rows,
     _cell,
     _separation,
     accuracy_curves,
@@ -75,7 +86,7 @@ from spectral_manifolds.experiments.cvkan_norms_tables import (  # noqa: F401  (
 
 __all__ = [
     "Task", "TASKS", "NormsConfig", "NormsResult", "worked_example", "build_model", "z0_model", "z0_hidden", "Z0_MODELS",
-    "polarization", "run", "results_rows", "verdict_rows", "floor_rows", "accuracy_curves", "mean_auroc_by_layer", "LOGISTICS", "ACCURACY_MARGIN", "AUROC_MARGIN",
+    "polarization", "run", "stability_run", "transformer_hidden", "results_rows", "baseline_rows", "gradient_rows", "gradient_verdict_rows", "gradient_curves", "stability_rows", "GRAD_MARGIN", "TRANSFORMERS", "verdict_rows", "floor_rows", "accuracy_curves", "mean_auroc_by_layer", "LOGISTICS", "ACCURACY_MARGIN", "AUROC_MARGIN",
 ]
 
 
@@ -118,6 +129,30 @@ def z0_hidden(cfg: NormsConfig, head_norm: bool = True) -> int:
     return width_for_params(lambda h: z0_model(cfg, h, head_norm), target, 1, 4 * target, tol=0.05)
 
 
+def transformer_hidden(cfg: NormsConfig) -> dict[str, int]:
+    """Per-head widths of R and C whose parameter counts are closest to the centre stack's (+-5 %)."""
+    target = n_parameters(build_model(cfg, SEED_NONE))
+    return transformer_widths(cfg.d, target, cfg.baseline_heads, cfg.baseline_layers, tol=0.05)
+
+
+def _fit(cfg: NormsConfig, data, make, seed: int, epochs: int, record: bool):
+    """``train_classifier`` on ``make()`` (built after seeding); with ``record``, also the
+    per-step gradient norms of :func:`block_groups` (``{group: list}``), else None."""
+    holder = {}
+
+    def build(f, k):
+        model = make()
+        if record:
+            holder["rec"] = GradientRecorder(block_groups(model))
+        return model
+
+    fit = train_classifier(data.z_train, data.y_train, X_test=data.z_test, y_test=data.y_test, model=build, seed=seed, epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, progress=False)
+    if not record:
+        return fit, None
+    holder["rec"].remove()
+    return fit, {k: v.tolist() for k, v in holder["rec"].norms().items()}
+
+
 @torch.no_grad()
 def polarization(model: CVKAN, z: torch.Tensor, signal: np.ndarray) -> dict:
     """AUROC of |z| (signal vs noise tokens) per state, and for the last block before its norm.
@@ -141,7 +176,7 @@ def polarization(model: CVKAN, z: torch.Tensor, signal: np.ndarray) -> dict:
     }
 
 
-def _run_task_seed(cfg: NormsConfig, task: Task, seed: int, hidden0: dict) -> list[dict]:
+def _run_task_seed(cfg: NormsConfig, task: Task, seed: int, hidden0: dict, widths: dict | None = None) -> list[dict]:
     data = make_polarization(cfg.n_train, cfg.n_test, n_tokens=cfg.n_tokens, d=cfg.d, n_signal=cfg.n_signal, sigma=task.sigma, common_phase=task.common_phase, seed=seed)
     pos = data.y_test == 1
     z_pos, sig_pos = torch.from_numpy(data.z_test[pos]), data.signal_test[pos]
@@ -149,16 +184,18 @@ def _run_task_seed(cfg: NormsConfig, task: Task, seed: int, hidden0: dict) -> li
     out = []
     models = [(f"norm={kind}", lambda kind=kind: build_model(cfg, kind)) for kind in cfg.norms]
     models += [(name, lambda name=name: z0_model(cfg, hidden0[name], Z0_MODELS[name])) for name in hidden0]
+    models += [(name, lambda name=name, w=w: transformer_baseline(name, cfg.d, w, cfg.baseline_heads, cfg.baseline_layers, 2)) for name, w in (widths or {}).items()]
     for name, make in models:
         # a callable, so that train_classifier builds the model after seeding torch (the
         # process's initial torch seed is random: a module built here would not be reproducible)
-        fit = train_classifier(data.z_train, data.y_train, X_test=data.z_test, y_test=data.y_test, model=lambda f, k, make=make: make(), seed=seed, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, progress=False)
+        stack = name.startswith("norm=")
+        fit, grads = _fit(cfg, data, make, seed, cfg.epochs, record=stack)
         acc = [float(a) for a in fit.history["test_acc"]]
-        probe = none if name in Z0_MODELS else polarization(fit.model, z_pos, sig_pos)
-        out.append({"task": task.name, "model": name, "seed": seed, "n_params": fit.n_params, "accuracy": acc[-1], "accuracy_seed_epochs": acc[cfg.seed_epochs - 1], "test_acc": acc, **probe})
+        probe = polarization(fit.model, z_pos, sig_pos) if stack else none
+        out.append({"task": task.name, "model": name, "seed": seed, "n_params": fit.n_params, "accuracy": acc[-1], "accuracy_seed_epochs": acc[cfg.seed_epochs - 1], "test_acc": acc, **probe, "grad_norms": grads})
     for name, features in LOGISTICS.items():
         lf = logistic_on_mean(data.z_train, data.y_train, data.z_test, data.y_test, features=features)
-        out.append({"task": task.name, "model": name, "seed": seed, "n_params": lf.n_params, "accuracy": lf.accuracy, "accuracy_seed_epochs": lf.accuracy, "test_acc": None, **none})
+        out.append({"task": task.name, "model": name, "seed": seed, "n_params": lf.n_params, "accuracy": lf.accuracy, "accuracy_seed_epochs": lf.accuracy, "test_acc": None, **none, "grad_norms": None})
     return out
 
 
@@ -167,9 +204,32 @@ def run(cfg: NormsConfig | None = None, *, progress: bool = True) -> NormsResult
     cfg = NormsConfig.for_budget() if cfg is None else cfg
     t0 = time.perf_counter()
     hidden0 = {name: z0_hidden(cfg, head_norm) for name, head_norm in Z0_MODELS.items()} if cfg.with_z0 else {}
+    widths = transformer_hidden(cfg) if cfg.with_transformers else {}
     jobs = [(task, seed) for task in cfg.tasks for seed in report.seeds_for(cfg.n_seeds)]
     bar = runtime.progress(jobs, desc="tasks x seeds", disable=not progress)  # train_classifier keeps a small CPU to one thread
-    runs = [row for task, seed in bar for row in _run_task_seed(cfg, task, seed, hidden0)]
+    on = lambda task: widths if cfg.baseline_tasks is None or task.name in cfg.baseline_tasks else {}
+    runs = [row for task, seed in bar for row in _run_task_seed(cfg, task, seed, hidden0, on(task))]
     bar.close()
-    config = {**dataclasses.asdict(cfg), "z0_head_hidden": hidden0, "device": str(runtime.torch_device())}
+    config = {**dataclasses.asdict(cfg), "z0_head_hidden": hidden0, "transformer_head_width": widths, "device": str(runtime.torch_device())}
     return NormsResult(config, runs, time.perf_counter() - t0)
+
+
+def stability_run(cfg: NormsConfig, result: NormsResult | None = None, *, task: Task | None = None, progress: bool = True) -> list[dict]:
+    """The long run: every norm of ``cfg`` on ``task`` (default: the first of ``cfg.tasks``)
+    for ``cfg.long_epochs`` epochs, seeds ``0 .. cfg.long_seeds - 1``, recording per-step
+    gradient norms. One dict per (norm, seed): model, seed, epochs, grad_norms, train_loss
+    and test_acc (per epoch). Stored in ``result.stability`` when ``result`` is given."""
+    task = cfg.tasks[0] if task is None else task
+    t0 = time.perf_counter()
+    jobs = [(seed, kind) for seed in range(cfg.long_seeds) for kind in cfg.norms]
+    rows, data = [], {}
+    for seed, kind in runtime.progress(jobs, desc="long runs", disable=not progress):
+        if seed not in data:
+            data = {seed: make_polarization(cfg.n_train, cfg.n_test, n_tokens=cfg.n_tokens, d=cfg.d, n_signal=cfg.n_signal, sigma=task.sigma, common_phase=task.common_phase, seed=seed)}
+        fit, grads = _fit(cfg, data[seed], lambda kind=kind: build_model(cfg, kind), seed, cfg.long_epochs, record=True)
+        rows.append({"task": task.name, "model": f"norm={kind}", "seed": seed, "epochs": cfg.long_epochs, "grad_norms": grads,
+                     "train_loss": [float(v) for v in fit.history["train_loss"]], "test_acc": [float(v) for v in fit.history["test_acc"]]})
+    if result is not None:
+        result.stability = rows
+        result.config["stability_seconds"] = time.perf_counter() - t0
+    return rows

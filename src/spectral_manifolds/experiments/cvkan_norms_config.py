@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from spectral_manifolds import runtime, validate
 from spectral_manifolds.cvkan.layers import NORMS
 
-__all__ = ["Task", "TASKS", "NormsConfig", "NormsResult", "LOGISTICS", "SEED_NONE", "Z0_MODELS"]
+__all__ = ["Task", "TASKS", "NormsConfig", "NormsResult", "LOGISTICS", "SEED_NONE", "Z0_MODELS", "TRANSFORMERS"]
 
 LOGISTICS = {"logistic on (Re, Im) of mean(Z)": "reim", "logistic on |mean(Z)|": "abs"}
 SEED_NONE = "centre"  # the seed's norm_type='none' still centred the magnitudes
 Z0_MODELS = {"Z0": True, "Z0 (no head norm)": False}  # name -> head_norm (the seed-style head, or none)
+TRANSFORMERS = ("R", "C")  # issue 8's baselines: real Transformer, complex Transformer (cvkan.baselines)
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,15 @@ class NormsConfig:
     hidden: int = 128
     lr: float = 1e-3
     seed_epochs: int = 3  # the seed's tables are at epoch 3
+    with_transformers: bool = True  # R and C at the centre stack's parameter count (+-5 %)
+    baseline_tasks: tuple | None = None  # names of the tasks R and C train on (None: every task)
+    baseline_layers: int = 1  # encoder layers of R and C
+    baseline_heads: int = 4
+    long_epochs: int = 4  # the long run of section 5 (the first task, every norm)
+    long_seeds: int = 2
 
     def __post_init__(self):
-        for name in ("n_train", "n_test", "epochs", "batch_size", "d", "n_tokens", "n_signal", "n_blocks", "hidden", "seed_epochs"):
+        for name in ("n_train", "n_test", "epochs", "batch_size", "d", "n_tokens", "n_signal", "n_blocks", "hidden", "seed_epochs", "baseline_layers", "baseline_heads", "long_epochs", "long_seeds"):
             validate.positive_int(name, getattr(self, name))
         if self.n_seeds < 2:
             raise ValueError(f"n_seeds must be >= 2 for a paired verdict, got {self.n_seeds}")
@@ -87,9 +94,10 @@ class NormsConfig:
 
     @classmethod
     def for_budget(cls, budget: str | None = None) -> "NormsConfig":
-        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 5 epochs."""
-        quick = cls()
-        full = cls(n_train=5000, n_test=2000, epochs=5, batch_size=128, n_seeds=5)
+        """quick: CI on two CPU cores; full: the seed's 2,500 + 2,500 sequences, 5 seeds, 5 epochs
+        (R and C on every task, the long run 12 epochs, 3 seeds); quick trains R and C on the seed's task only."""
+        quick = cls(baseline_tasks=(TASKS[0].name,))  # R and C cost 3 to 7 stack fits each on a CPU
+        full = cls(n_train=5000, n_test=2000, epochs=5, batch_size=128, n_seeds=5, long_epochs=12, long_seeds=3)
         return runtime.sized(quick=quick, full=full, budget_name=budget)
 
 
@@ -99,11 +107,15 @@ class NormsResult:
     n_params, accuracy (after ``epochs``), accuracy_seed_epochs, test_acc (per epoch; None
     for the logistics), auroc_by_layer (0 = embedding; None for the Z0s and the logistics),
     auroc (after the last block and its norm), auroc_before_norm (last block, before its
-    norm), signal_noise_ratio (mean |z| of signal over noise tokens after the last norm)."""
+    norm), signal_noise_ratio (mean |z| of signal over noise tokens after the last norm),
+    grad_norms (stacks only, else None: ``{"block 1", ..., "all"}`` -> per-step gradient norm,
+    :mod:`.cvkan_norms_gradients`). ``stability`` holds the long run (:func:`~.cvkan_norms.stability_run`)
+    when it was run: one dict per (norm, seed) with grad_norms, train_loss (per epoch) and test_acc."""
 
     config: dict
     runs: list = field(default_factory=list)
     seconds: float = 0.0
+    stability: list = field(default_factory=list)
 
     def models(self) -> list[str]:
         return list(dict.fromkeys(r["model"] for r in self.runs))

@@ -21,7 +21,7 @@ import numpy as np
 from spectral_manifolds import report
 from spectral_manifolds.experiments.cvkan_norms_config import SEED_NONE, NormsResult
 
-__all__ = ["ACCURACY_MARGIN", "AUROC_MARGIN", "results_rows", "verdict_rows", "floor_rows", "accuracy_curves", "mean_auroc_by_layer"]
+__all__ = ["ACCURACY_MARGIN", "AUROC_MARGIN", "results_rows", "verdict_rows", "floor_rows", "baseline_rows", "accuracy_curves", "mean_auroc_by_layer"]
 
 ACCURACY_MARGIN = 0.005  # half a percentage point: smaller accuracy differences do not count
 AUROC_MARGIN = 0.02  # smaller AUROC (or separation) differences do not count
@@ -36,7 +36,7 @@ def results_rows(result: NormsResult) -> list[dict]:
     e, e0 = result.config["epochs"], result.config["seed_epochs"]
     rows = []
     for task in dict.fromkeys(r["task"] for r in result.runs):
-        for model in result.models():
+        for model in dict.fromkeys(r["model"] for r in result.runs if r["task"] == task):
             n = result.values(task, model, "n_params")
             rows.append({
                 "task": task, "model": model, "parameters": int(n[0]),
@@ -99,10 +99,29 @@ def floor_rows(result: NormsResult) -> list[dict]:
     return rows
 
 
+def baseline_rows(result: NormsResult, baselines=("R", "C")) -> list[dict]:
+    """Against issue 8's Transformer baselines, per task: "the best norm beats R" and "... beats C".
+
+    The best norm is the stack with the highest mean accuracy after ``epochs`` on that task
+    (picked on the test accuracies it is then compared on, so the rows favour the stacks
+    slightly). Not seed claims; paired by seed, margin :data:`ACCURACY_MARGIN`. Baselines
+    missing from ``result`` are skipped.
+    """
+    rows = []
+    for task in dict.fromkeys(r["task"] for r in result.runs):
+        models = list(dict.fromkeys(r["model"] for r in result.runs if r["task"] == task))
+        stacks = [m for m in models if m.startswith("norm=")]
+        best = max(stacks, key=lambda m: np.mean(result.values(task, m, "accuracy")))
+        for b in (b for b in baselines if b in models):
+            cmp = report.compare(result.values(task, best, "accuracy"), result.values(task, b, "accuracy"), lower_is_better=False, margin=ACCURACY_MARGIN)
+            rows.append(report.verdict_row(f"{task}: best norm ({best}) beats {b}", cmp, seed_figure="— (not in the seed)", a_name=best, b_name=b, metric="test accuracy"))
+    return rows
+
+
 def accuracy_curves(result: NormsResult, task: str) -> dict[str, np.ndarray]:
     """``{model: (seeds, epochs) test accuracy}`` for the trained models of ``task``."""
     out = {}
-    for model in result.models():
+    for model in dict.fromkeys(r["model"] for r in result.runs if r["task"] == task):
         hist = result.values(task, model, "test_acc")
         if all(h is not None for h in hist):
             out[model] = np.asarray(hist, dtype=float)
@@ -115,7 +134,7 @@ def mean_auroc_by_layer(result: NormsResult) -> list[dict]:
     """Rows: task, model, then the mean AUROC of |z| over seeds at each state (0 = embedding)."""
     rows = []
     for task in dict.fromkeys(r["task"] for r in result.runs):
-        for model in result.models():
+        for model in dict.fromkeys(r["model"] for r in result.runs if r["task"] == task):
             per_seed = result.values(task, model, "auroc_by_layer")
             if any(p is None for p in per_seed):
                 continue
